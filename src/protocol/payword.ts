@@ -1,0 +1,113 @@
+/**
+ * PayWord receipt chains (paper §5; docs/PROTOCOL.md §11). The seed is derived from K and the
+ * subscription id, so the client can recompute any w_i anywhere and stores nothing.
+ */
+import { b64u, concat, equalBytes, lp, utf8 } from '../crypto/bytes.ts';
+import { hkdfSha256, sha256 } from '../crypto/hash.ts';
+import { guard, JanusError } from '../errors.ts';
+import { LABEL, MAX_CHAIN } from './constants.ts';
+import { field, type JsonObject } from './http.ts';
+
+export const SUB_RE = /^[A-Za-z0-9_-]{22}$/;
+
+export interface PaywordCommitment {
+  readonly sub: string;
+  readonly n: number;
+  readonly w0: string; // b64u
+}
+
+/** §11.1: r = HKDF(K, "", "janus/1 payword seed" || lp(sub), 32) = w_N. */
+export function paywordSeed(k: Uint8Array, sub: string): Uint8Array {
+  return hkdfSha256(k, new Uint8Array(0), concat(utf8(LABEL.payword), lp(sub)), 32);
+}
+
+function checkN(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_CHAIN) throw new JanusError('bad_input', `chain length must be 1..${MAX_CHAIN}`);
+}
+
+/** w_i, for 0 <= i <= N: N - i hashes of the seed. */
+export function paywordWord(k: Uint8Array, sub: string, n: number, i: number): Uint8Array {
+  checkN(n);
+  if (!Number.isInteger(i) || i < 0 || i > n) throw new JanusError('bad_input', `index must be 0..${n}`);
+  let w = paywordSeed(k, sub);
+  for (let j = n; j > i; j--) w = sha256(w);
+  return w;
+}
+
+export function paywordCommit(k: Uint8Array, sub: string, n: number): PaywordCommitment {
+  return { sub, n, w0: b64u.encode(paywordWord(k, sub, n, 0)) };
+}
+
+export function parseCommitment(o: JsonObject): PaywordCommitment {
+  const sub = field.str(o, 'sub', { re: SUB_RE });
+  const n = field.int(o, 'n', 1, MAX_CHAIN);
+  const w0 = field.str(o, 'w0', { re: /^[A-Za-z0-9_-]{43}$/ });
+  return { sub, n, w0 };
+}
+
+/** The vendor's view of a chain: what was delivered and the last acknowledged word (§11.2). */
+export interface ChainState {
+  readonly sub: string;
+  readonly n: number;
+  readonly w0: string;
+  readonly delivered: number;
+  readonly acked: number;
+  readonly ackedW: string;
+}
+
+export function newChain(c: PaywordCommitment): ChainState {
+  return { ...c, delivered: 0, acked: 0, ackedW: c.w0 };
+}
+
+export interface Ack {
+  readonly sub: string;
+  readonly i: number;
+  readonly w: Uint8Array;
+}
+
+export function formatAck(a: Ack): string {
+  return `${a.sub}.${a.i}.${b64u.encode(a.w)}`;
+}
+
+export function parseAck(s: string): Ack {
+  const m = /^([A-Za-z0-9_-]{22})\.([1-9]\d{0,5})\.([A-Za-z0-9_-]{43})$/.exec(s);
+  if (!m) throw new JanusError('malformed', 'Janus-Ack must be sub.i.w');
+  return { sub: m[1]!, i: Number(m[2]), w: guard('malformed', () => b64u.decode(m[3]!)) };
+}
+
+export function formatReceiptHeader(sub: string, i: number): string {
+  return `${sub}.${i}`;
+}
+
+export function parseReceiptHeader(s: string): { sub: string; i: number } {
+  const m = /^([A-Za-z0-9_-]{22})\.([1-9]\d{0,5})$/.exec(s);
+  if (!m) throw new JanusError('malformed', 'Janus-Receipt must be sub.i');
+  return { sub: m[1]!, i: Number(m[2]) };
+}
+
+/** §11.2, vendor: accepts a < i <= delivered with SHA256^(i-a)(w_i) = w_a; returns the new state. */
+export function applyAck(chain: ChainState, ack: Ack): ChainState {
+  if (ack.sub !== chain.sub) throw new JanusError('bad_ack', 'acknowledgement for another chain');
+  if (ack.i <= chain.acked) throw new JanusError('replayed', `delivery ${ack.i} was already acknowledged`);
+  if (ack.i > chain.delivered) throw new JanusError('bad_ack', `delivery ${ack.i} was not made yet`);
+  let w = ack.w;
+  for (let j = ack.i; j > chain.acked; j--) w = sha256(w);
+  if (!equalBytes(w, b64u.decode(chain.ackedW))) throw new JanusError('bad_ack');
+  return { ...chain, acked: ack.i, ackedW: b64u.encode(ack.w) };
+}
+
+/** §11.2, vendor: may delivery `delivered + 1` be made? Returns the state after it. */
+export function nextDelivery(chain: ChainState): ChainState {
+  if (chain.acked < chain.delivered) {
+    throw new JanusError('ack_required', undefined, { sub: chain.sub, pending: chain.delivered });
+  }
+  if (chain.delivered >= chain.n) throw new JanusError('chain_exhausted');
+  return { ...chain, delivered: chain.delivered + 1 };
+}
+
+/** §11.3: a third party's check that w_i is the i-th word of the chain rooted at w0. */
+export function verifyWord(w0: Uint8Array, i: number, wi: Uint8Array): boolean {
+  let w = wi;
+  for (let j = 0; j < i; j++) w = sha256(w);
+  return equalBytes(w, w0);
+}

@@ -1,0 +1,93 @@
+/** Client-side drivers over the protocol core, for tests: each runs one protocol against a peer. */
+import { fromUtf8 } from '../../src/crypto/bytes.ts';
+import {
+  challengeRequest,
+  deliveryRequest,
+  deliveryResponse,
+  parseDiscovery,
+  readChallengeResponse,
+  skepOnResponse,
+  skepStart,
+  stretchSecret,
+  vendorSession,
+  type Ack,
+  type Delivered,
+  type DeliveryLevel,
+  type Discovery,
+  type HttpRequestMsg,
+  type HttpResponseMsg,
+  type JsonObject,
+  type SkepResult,
+  type VendorSession,
+} from '../../src/protocol/index.ts';
+import { WELL_KNOWN } from '../../src/protocol/discovery.ts';
+
+export type Peer = (req: HttpRequestMsg) => Promise<HttpResponseMsg>;
+
+/** Small Argon2id parameters so protocol tests run fast; vectors also cover the real ones. */
+export const FAST_ARGON2 = { m: 64, t: 1, p: 1 };
+
+export async function sessionFor(identity: string, secret: string, idV: string, gen = 0): Promise<VendorSession> {
+  const { idC, master } = await stretchSecret(identity, secret, { params: FAST_ARGON2 });
+  return vendorSession(master, idC, idV, gen);
+}
+
+export async function discover(peer: Peer, idV: string): Promise<Discovery> {
+  const res = await peer({ method: 'GET', url: idV + WELL_KNOWN, headers: {}, body: new Uint8Array(0) });
+  return parseDiscovery(res.body, idV);
+}
+
+export async function register(
+  peer: Peer,
+  session: VendorSession,
+  discovery: Discovery,
+  opts: { data?: JsonObject; receipt?: boolean; chain?: number; now: number },
+): Promise<SkepResult> {
+  let { state, request } = await skepStart({
+    session,
+    discovery,
+    data: opts.data ?? {},
+    now: opts.now,
+    ...(opts.receipt !== undefined ? { receipt: opts.receipt } : {}),
+    ...(opts.chain !== undefined ? { chain: opts.chain } : {}),
+  });
+  for (let i = 0; i < 2; i++) {
+    const res = await peer(request!);
+    const next = await skepOnResponse(state, res, opts.now);
+    state = next.state;
+    request = next.request!;
+  }
+  if (state.phase !== 'done') throw new Error('SKEP did not finish');
+  return state.result;
+}
+
+export async function fetchChallenge(peer: Peer, session: VendorSession, discovery: Discovery): Promise<string> {
+  const res = await peer(challengeRequest(session.alias, session.idV + discovery.challengePath));
+  if (res.status !== 200) {
+    const { readErrorResponse } = await import('../../src/protocol/http.ts');
+    throw readErrorResponse(res) ?? new Error(`status ${res.status}`);
+  }
+  return readChallengeResponse(res).challenge;
+}
+
+export async function deliver(
+  peer: Peer,
+  session: VendorSession,
+  level: DeliveryLevel,
+  path: string,
+  opts: { now: number; challenge?: string; ack?: Ack; method?: string; body?: Uint8Array },
+): Promise<Delivered & { json: unknown }> {
+  const { request, pending } = await deliveryRequest({
+    key: session,
+    level,
+    method: opts.method ?? 'GET',
+    url: session.idV + path,
+    now: opts.now,
+    ...(opts.challenge ? { challenge: opts.challenge } : {}),
+    ...(opts.ack ? { ack: opts.ack } : {}),
+    ...(opts.body ? { body: opts.body, contentType: 'application/json' } : {}),
+  });
+  const res = await peer(request);
+  const d = await deliveryResponse(pending, level, res);
+  return { ...d, json: d.body.length ? JSON.parse(fromUtf8(d.body)) : null };
+}
