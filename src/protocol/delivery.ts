@@ -122,7 +122,7 @@ export interface ParsedDelivery {
   readonly ack: Ack | null;
 }
 
-/** §6.2 steps 1-4 and, for EDDP, the challenge (step 6): nothing here needs the client's key. */
+/** §6.2 steps 1-5: the signature shape, the window and, for EDDP, the challenge. No key, no record. */
 export function parseDelivery(vk: VendorKeys, req: HttpRequestMsg, level: DeliveryLevel, now: number, maxBody?: number): ParsedDelivery {
   const parsed = parseSecureRequest(req, {
     tag: tagOf(level),
