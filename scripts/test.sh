@@ -11,5 +11,14 @@ fi
 echo "==> typecheck"
 npx tsc --noEmit -p tsconfig.json
 
-echo "==> unit, vector and property tests"
-npx vitest run
+echo "==> unit, vector, protocol and property tests"
+mkdir -p test-results
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json || status=$?
+
+# One plain closing line for any reader of the log: "N passed, N failed".
+node -e '
+  const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
+' || true
+exit $status

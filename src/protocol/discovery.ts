@@ -36,19 +36,26 @@ function path(o: JsonObject, key: string): string {
   return p;
 }
 
+/** §5: message 3 goes to skep.path + "/confirm", so the path must not end in "/". */
+function skepPath(skep: JsonObject): string {
+  const p = path(skep, 'path');
+  if (p.endsWith('/')) throw new JanusError('malformed', '"skep.path" must not end with /');
+  return p;
+}
+
 /**
  * §5, client side. `idV` is what the client computed from the URL it fetched; the document's
  * `origin` must equal it (the document can confirm the vendor identity, never choose it).
  */
 export function parseDiscovery(bytes: Uint8Array, idV: string): Discovery {
   const o = parseJsonObject(bytes, LIMITS.discovery, 'discovery document');
-  const v = field.int(o, 'janus', 0, 1_000_000);
+  const v = field.int(o, 'janus');
   if (v !== VERSION) throw new JanusError('unsupported_version', `discovery version ${v} is not supported`);
   const origin = field.str(o, 'origin', { max: 2048 });
   if (origin !== idV) throw new JanusError('wrong_vendor', `the document is for ${origin}, fetched from ${idV}`);
   const keyObj = field.obj(o, 'key');
   const spki = field.str(keyObj, 'spki', { max: 8192 });
-  const cert = keyObj['cert'] === undefined || keyObj['cert'] === null ? null : field.str(keyObj, 'cert', { max: 16384 });
+  const cert = keyObj['cert'] === undefined || keyObj['cert'] === null || keyObj['cert'] === '' ? null : field.str(keyObj, 'cert', { max: 16384 });
   const fingerprint = field.str(keyObj, 'fingerprint', { max: 64 });
   const key = guard('bad_vendor_key', () => parseVendorPublicKey(cert ? { spki, cert } : { spki }));
   if (key.fingerprint !== fingerprint) throw new JanusError('bad_vendor_key', 'the key fingerprint does not match the key');
@@ -78,7 +85,7 @@ export function parseDiscovery(bytes: Uint8Array, idV: string): Discovery {
     key,
     cert,
     window,
-    skepPath: path(skep, 'path'),
+    skepPath: skepPath(skep),
     receipt,
     challengePath: path(o, 'challenge_path'),
     ackPath: path(o, 'ack_path'),

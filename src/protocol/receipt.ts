@@ -1,7 +1,7 @@
 /** Receipts: the vendor's signature on a subscription (paper Fig. 2, §5; docs/PROTOCOL.md §12). */
 import { b64u, concat, utf8 } from '../crypto/bytes.ts';
 import { pssSign, pssVerify, spkiFingerprint } from '../crypto/rsa.ts';
-import { guard, guardAsync, JanusError } from '../errors.ts';
+import { guardAsync, JanusError } from '../errors.ts';
 import { LABEL, VERSION } from './constants.ts';
 import { field, jsonBytes, parseJsonObject, type JsonObject } from './http.ts';
 import { parseCommitment, type PaywordCommitment } from './payword.ts';
@@ -27,6 +27,16 @@ export interface ReceiptPayload {
   readonly terms: JsonObject;
 }
 
+/** §7.5/§12.2: every way a receipt can be wrong is `bad_receipt`, whatever the inner check called it. */
+function asBadReceipt<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof JanusError && e.code === 'bad_receipt') throw e;
+    throw new JanusError('bad_receipt', e instanceof Error ? e.message : undefined, undefined, { cause: e });
+  }
+}
+
 function signedBytes(payload: Uint8Array): Uint8Array {
   return concat(utf8(LABEL.receipt), new Uint8Array([0]), payload);
 }
@@ -40,7 +50,7 @@ export async function signReceipt(pkcs8: Uint8Array, spki: Uint8Array, payload: 
 export function parseReceipt(v: unknown): Receipt {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new JanusError('bad_receipt', 'a receipt must be an object');
   const o = v as JsonObject;
-  return guard('bad_receipt', () => {
+  return asBadReceipt(() => {
     if (o['alg'] !== 'PS256') throw new JanusError('bad_receipt', 'receipt alg must be PS256');
     return {
       alg: 'PS256' as const,
@@ -52,7 +62,7 @@ export function parseReceipt(v: unknown): Receipt {
 }
 
 function parsePayload(bytes: Uint8Array): ReceiptPayload {
-  return guard('bad_receipt', () => {
+  return asBadReceipt(() => {
     const o = parseJsonObject(bytes, 65536, 'receipt payload');
     const pw = field.objOrNull(o, 'payword');
     return {
@@ -74,8 +84,8 @@ function parsePayload(bytes: Uint8Array): ReceiptPayload {
 /** §12.2: anyone with the vendor's public key can run this (the third party of paper §5). */
 export async function verifyReceipt(receipt: Receipt, spki: Uint8Array): Promise<ReceiptPayload> {
   if (receipt.fingerprint !== spkiFingerprint(spki)) throw new JanusError('bad_receipt', 'the receipt names another vendor key');
-  const payload = guard('bad_receipt', () => b64u.decode(receipt.payload));
-  const sig = guard('bad_receipt', () => b64u.decode(receipt.sig));
+  const payload = asBadReceipt(() => b64u.decode(receipt.payload));
+  const sig = asBadReceipt(() => b64u.decode(receipt.sig));
   const ok = await guardAsync('bad_receipt', () => pssVerify(spki, signedBytes(payload), sig));
   if (!ok) throw new JanusError('bad_receipt', "the vendor's signature does not verify");
   const p = parsePayload(payload);

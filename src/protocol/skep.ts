@@ -6,7 +6,7 @@
 import { b64u, concat, fromUtf8, randomBytes, u32be, utf8 } from '../crypto/bytes.ts';
 import { sha256 } from '../crypto/hash.ts';
 import { oaepDecrypt, oaepEncrypt } from '../crypto/rsa.ts';
-import { JanusError } from '../errors.ts';
+import { guard, JanusError } from '../errors.ts';
 import { HEADER, KEY_BYTES, LABEL, LIMITS, NONCE_BYTES, TAG, VERSION } from './constants.ts';
 import type { Discovery } from './discovery.ts';
 import { field, jsonBytes, parseJsonObject, requireHeader, type HttpRequestMsg, type HttpResponseMsg, type JsonObject } from './http.ts';
@@ -217,11 +217,12 @@ export interface SkepHello {
 export function parseSkepHello(req: HttpRequestMsg): SkepHello {
   if (req.method.toUpperCase() !== 'POST') throw new JanusError('malformed', 'SKEP message 1 must be a POST');
   const o = parseJsonObject(req.body, LIMITS.skepHello, 'SKEP message 1');
-  const v = field.int(o, 'v', 0, 1_000_000);
+  const v = field.int(o, 'v');
   if (v !== VERSION) throw new JanusError('unsupported_version', `SKEP version ${v}`);
   const alias = field.str(o, 'alias', { re: ALIAS_RE });
   const n = field.int(o, 'slot');
-  const ek = b64u.decode(field.str(o, 'ek', { max: 2048, re: /^[A-Za-z0-9_-]+$/ }));
+  const ekText = field.str(o, 'ek', { max: 2048, re: /^[A-Za-z0-9_-]+$/ });
+  const ek = guard('malformed', () => b64u.decode(ekText), '"ek" is not base64url');
   return { alias, n, ek };
 }
 
