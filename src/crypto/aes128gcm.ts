@@ -12,6 +12,7 @@
 import { gcm } from '@noble/ciphers/aes.js';
 import { abytes, concat, randomBytes, u32be, utf8 } from './bytes.ts';
 import { hkdfSha256 } from './hash.ts';
+import { cryptoProvider } from './provider.ts';
 import { JanusError } from '../errors.ts';
 
 export interface Aes128gcmOptions {
@@ -76,7 +77,19 @@ function ab(b: Uint8Array): Uint8Array<ArrayBuffer> {
   return b.buffer instanceof ArrayBuffer ? (b as Uint8Array<ArrayBuffer>) : new Uint8Array(b);
 }
 
+/** A provider's synchronous AES-GCM (node:crypto in the vendor SDK), when it has one. */
+function providerAead(cek: Uint8Array): RecordAead | null {
+  const g = cryptoProvider().aesGcm;
+  if (!g) return null;
+  return {
+    seal: async (nonce, plaintext) => g.seal(cek, nonce, plaintext),
+    open: async (nonce, sealed) => g.open(cek, nonce, sealed),
+  };
+}
+
 const subtleAead: AeadFactory = async (cek) => {
+  const fast = providerAead(cek);
+  if (fast) return fast;
   const key = await crypto.subtle.importKey('raw', ab(cek), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
   return {
     async seal(nonce, plaintext) {
