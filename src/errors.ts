@@ -22,12 +22,13 @@ export const ERRORS = {
   generation_mismatch: { status: 409, text: 'the key generation is not the current one' },
   already_registered: { status: 409, text: 'a client is already registered under this alias' },
   wrong_vendor: { status: 400, text: 'the message was made for another vendor' },
-  key_pin_mismatch: { status: 495, text: "the vendor's public key differs from the pinned key" },
+  key_pin_mismatch: { status: 400, text: "the vendor's public key differs from the pinned key" },
   bad_vendor_key: { status: 400, text: "the vendor's public key or certificate is not acceptable" },
   // SKEP and rotation (§11.4)
   skep_token_invalid: { status: 400, text: 'the SKEP token is invalid or expired' },
   bad_receipt: { status: 400, text: 'the receipt does not verify or does not match the subscription' },
   rate_limited: { status: 429, text: 'too many costly requests; retry later' },
+  conflict: { status: 409, text: 'the client record changed concurrently; retry' },
   // EDDP and receipts (§11.5)
   challenge_invalid: { status: 401, text: 'the EDDP challenge is invalid, expired or not for this client' },
   subscription_expired: { status: 403, text: 'the subscription is not valid now' },

@@ -1,0 +1,18 @@
+/**
+ * Hono adapter: `app.use(janus(vendor))` answers the Janus endpoints and protected routes, and
+ * puts the slot-credential client (or null) in `c.get('janusClient')` for every other route.
+ */
+import type { MiddlewareHandler } from 'hono';
+import type { JanusClient, JanusVendor } from './core.ts';
+
+export type JanusVariables = { janusClient: JanusClient | null };
+
+export function janus(vendor: JanusVendor, opts: { address?: (c: Parameters<MiddlewareHandler>[0]) => string | undefined } = {}): MiddlewareHandler<{ Variables: JanusVariables }> {
+  return async function janusMiddleware(c, next) {
+    const addr = opts.address?.(c);
+    const res = await vendor.handle(c.req.raw, addr ? { address: addr } : {});
+    if (res) return res;
+    c.set('janusClient', await vendor.identify(c.req.raw));
+    await next();
+  };
+}

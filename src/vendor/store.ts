@@ -1,0 +1,49 @@
+/**
+ * The vendor's storage, behind one interface so that SQLite (one machine, the default) and
+ * PostgreSQL (several vendor instances) fit it. Rows hold the client key encrypted under the record
+ * key; the SDK encrypts and decrypts (records.ts), so every store gets that for free.
+ */
+import type { UseOnce } from '../protocol/index.ts';
+
+/** A client record as stored: `keyEnc` = iv || AES-256-GCM(record key, K), never K itself. */
+export interface ClientRow {
+  alias: string;
+  gen: number;
+  keyEnc: Uint8Array;
+  /** JSON texts. */
+  data: string;
+  chain: string | null;
+  closedChains: string;
+  receipt: string | null;
+  registeredAt: number;
+  validFrom: number;
+  validUntil: number | null;
+  updatedAt: number;
+  /** Optimistic concurrency: bumped on every update. */
+  version: number;
+}
+
+/**
+ * One atomic change. Everything in it happens or nothing does:
+ * - `useOnce`: insert each key unless an unexpired one exists (then `replayed`);
+ * - `insert`: a new client (`already_registered` when the alias exists);
+ * - `update`: replace the row whose version is `update.version - 1` (`conflict` otherwise);
+ * - `rename`: delete `from` at `expectVersion` and insert `row` (`already_registered`, `conflict`).
+ */
+export interface Commit {
+  now: number;
+  useOnce?: readonly UseOnce[];
+  insert?: ClientRow;
+  update?: ClientRow;
+  rename?: { from: string; expectVersion: number; row: ClientRow };
+}
+
+export interface Store {
+  readonly kind: string;
+  getClient(alias: string): Promise<ClientRow | null>;
+  commit(c: Commit): Promise<void>;
+  /** Forgets expired one-time values; returns how many. */
+  cleanup(now: number): Promise<number>;
+  countClients(): Promise<number>;
+  close(): Promise<void>;
+}
