@@ -11,7 +11,7 @@
  */
 import { gcm } from '@noble/ciphers/aes.js';
 import { abytes, concat, randomBytes, u32be, utf8 } from './bytes.ts';
-import { hkdfSha256 } from './hash.ts';
+import { hmacSha256 } from './hash.ts';
 import { cryptoProvider } from './provider.ts';
 import { JanusError } from '../errors.ts';
 
@@ -122,11 +122,14 @@ const nobleAead: AeadFactory = async (cek) => ({
 
 /** RFC 8188 §2.2 CEK and §2.3 NONCE base: HKDF with salt = header salt, PRK = HMAC-SHA256(salt, IKM). */
 function deriveKeys(ikm: Uint8Array, salt: Uint8Array): { cek: Uint8Array; nonceBase: Uint8Array } {
+  // Both outputs are one-block HKDF-Expands of the same PRK (RFC 5869 §2.2-2.3): extract once.
+  const prk = hmacSha256(salt, ikm);
   return {
-    cek: hkdfSha256(ikm, salt, CEK_INFO, KEY_LEN),
-    nonceBase: hkdfSha256(ikm, salt, NONCE_INFO, NONCE_LEN),
+    cek: hmacSha256(prk, concat(CEK_INFO, ONE)).subarray(0, KEY_LEN),
+    nonceBase: hmacSha256(prk, concat(NONCE_INFO, ONE)).subarray(0, NONCE_LEN),
   };
 }
+const ONE = new Uint8Array([1]);
 
 /** RFC 8188 §2.3: NONCE = base XOR SEQ, SEQ the record index as a 96-bit big-endian integer. */
 function recordNonce(base: Uint8Array, seq: number): Uint8Array {

@@ -164,9 +164,26 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+// Small random values come from a pool filled 4 KiB at a time: one getRandomValues call costs
+// about as much as 5 us, and a vendor takes two or three nonces/salts per message. Bytes are handed
+// out once (copied, then zeroed in the pool).
+const POOL = new Uint8Array(4096);
+let poolAt = POOL.length;
+
 export function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  crypto.getRandomValues(out);
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`"n" expected a non-negative integer, got ${n}`);
+  if (n > 256) {
+    const out = new Uint8Array(n);
+    for (let o = 0; o < n; o += 65536) crypto.getRandomValues(out.subarray(o, Math.min(n, o + 65536)));
+    return out;
+  }
+  if (poolAt + n > POOL.length) {
+    crypto.getRandomValues(POOL);
+    poolAt = 0;
+  }
+  const out = POOL.slice(poolAt, poolAt + n);
+  POOL.fill(0, poolAt, poolAt + n);
+  poolAt += n;
   return out;
 }
 

@@ -17,7 +17,7 @@ import {
   type SfItem,
   parseDictionary,
   serializeDictionary,
-  serializeInnerList,
+  serializeBareItem,
   serializeItem,
   serializeKey,
   serializeString,
@@ -290,14 +290,25 @@ function checkOrder(params: SigParams, order: readonly SigParamName[]): void {
   if (!order.includes('created') || !order.includes('keyid')) malformed('created and keyid are required');
 }
 
+// Serialized component identifiers repeat on every message: serialize each distinct one once.
+const idStrings = new Map<string, string>();
+function componentIdString(id: ComponentId): string {
+  const key = componentKey(id);
+  let s = idStrings.get(key);
+  if (s === undefined) {
+    s = serializeItem(componentItem(id));
+    if (idStrings.size < 1024) idStrings.set(key, s);
+  }
+  return s;
+}
+
 function serializeParamsInOrder(ids: readonly ComponentId[], params: SigParams, order: readonly SigParamName[]): string {
   checkOrder(params, order);
   // RFC 9421 §2.3: an Inner List of the component identifiers, the metadata as its parameters
-  return serializeInnerList({
-    kind: 'inner-list',
-    items: ids.map(componentItem),
-    params: new Map(order.map((n) => [n, paramValue(n, params)] as const)),
-  });
+  // (RFC 8941 §4.1.1.1 / §4.1.1.2 serialization, written out directly: this is the hot path)
+  let out = `(${ids.map(componentIdString).join(' ')})`;
+  for (const n of order) out += `;${n}=${serializeBareItem(paramValue(n, params))}`;
+  return out;
 }
 
 const signingOrder = (params: SigParams): SigParamName[] =>
@@ -317,10 +328,10 @@ function buildBase(ids: readonly ComponentId[], params: SigParams, order: readon
   const lines: string[] = [];
   for (const id of ids) {
     // RFC 9421 §2.5: `<serialized component identifier>: <value>`, one line per component
-    lines.push(`${serializeItem(componentItem(id))}: ${componentValue(id, msg)}`);
+    lines.push(`${componentIdString(id)}: ${componentValue(id, msg)}`);
   }
   // RFC 9421 §2.5: the last line is "@signature-params", with no trailing LF
-  lines.push(`${serializeString('@signature-params')}: ${sigParams}`);
+  lines.push(`"@signature-params": ${sigParams}`);
   return lines.join('\n');
 }
 

@@ -821,7 +821,7 @@ describe('routeFor and checkPin (§5)', () => {
     );
   });
 
-  it('checkPin: no pin or the same key passes; another key is key_pin_mismatch (495)', () => {
+  it('checkPin: no pin or the same key passes; another key is key_pin_mismatch (400)', () => {
     const d = parseDiscovery(jsonBytes(buildDiscovery(docInput())), ORIGIN);
     checkPin(d, null);
     checkPin(d, undefined);
@@ -829,7 +829,7 @@ describe('routeFor and checkPin (§5)', () => {
     expectCode(() => checkPin(d, b64u.encode(new Uint8Array(32))), 'key_pin_mismatch');
     expectCode(() => checkPin(d, spkiFingerprint(spki2048)), 'key_pin_mismatch');
     const r = expectOnlyJanusError(() => checkPin(d, 'x'));
-    expect(!r.ok && r.error.status).toBe(495);
+    expect(!r.ok && r.error.status).toBe(400);
   });
 });
 

@@ -21,11 +21,22 @@ export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
+// K_n is used by every message of a slot: remembered per key object (both sides keep their K in one
+// Uint8Array per client), for the few slots of the acceptance window. Never stored anywhere else.
+const slotCache = new WeakMap<Uint8Array, Map<number, SlotKey>>();
+
 export function slotKey(k: Uint8Array, n: number): SlotKey {
   if (!(k instanceof Uint8Array) || k.length !== KEY_BYTES) throw new JanusError('bad_input', 'K must be 64 bytes');
   if (!Number.isSafeInteger(n) || n < 0) throw new JanusError('bad_input', `slot must be a non-negative integer, got ${n}`);
+  let perKey = slotCache.get(k);
+  const hit = perKey?.get(n);
+  if (hit) return hit;
   const kn = hkdfSha256(k, new Uint8Array(0), concat(utf8(LABEL.slotKey), u64be(n)), KEY_BYTES);
-  return { n, ke: kn.subarray(0, 32), km: kn.subarray(32, 64) };
+  const sk: SlotKey = Object.freeze({ n, ke: kn.subarray(0, 32), km: kn.subarray(32, 64) });
+  if (!perKey) slotCache.set(k, (perKey = new Map()));
+  if (perKey.size >= 8) perKey.clear();
+  perKey.set(n, sk);
+  return sk;
 }
 
 export function checkWindow(window: number): number {

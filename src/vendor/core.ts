@@ -61,8 +61,16 @@ export interface HandlerContext {
   json<T = unknown>(): T;
 }
 
-/** A Response, or plain data the SDK serializes: string (text/plain), bytes, or JSON. */
-export type HandlerResult = Response | string | Uint8Array | JsonObject | unknown[];
+/** A handler's answer with its media type and status, without building a Response. */
+export class Reply {
+  constructor(
+    readonly body: string | Uint8Array,
+    readonly init: { status?: number; contentType?: string; headers?: Record<string, string> } = {},
+  ) {}
+}
+
+/** A Reply, a Response, or plain data the SDK serializes: string (text/plain), bytes, or JSON. */
+export type HandlerResult = Reply | Response | string | Uint8Array | Record<string, unknown> | unknown[];
 export type ProtectedHandler = (ctx: HandlerContext) => HandlerResult | Promise<HandlerResult>;
 
 export interface RouteSpec {
@@ -309,6 +317,14 @@ export class JanusVendor {
 
 async function runHandler(h: ProtectedHandler, ctx: HandlerContext): Promise<{ status: number; contentType: string; body: Uint8Array; headers: Record<string, string> }> {
   const r = await h(ctx);
+  if (r instanceof Reply) {
+    return {
+      status: r.init.status ?? 200,
+      contentType: r.init.contentType ?? (typeof r.body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream'),
+      body: typeof r.body === 'string' ? utf8(r.body) : r.body,
+      headers: r.init.headers ?? {},
+    };
+  }
   if (r instanceof Response) {
     const headers: Record<string, string> = {};
     // Only end-to-end entity headers travel inside the sealed response; framing headers are ours.
@@ -335,7 +351,9 @@ export async function readRequest(request: Request, maxBody: number, maxHeaders:
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > maxBody) throw new JanusError('too_large', `request body exceeds ${maxBody} bytes`);
   let body = new Uint8Array(0);
-  if (request.body) {
+  // Touching .body makes some adapters build a full Request: GET and HEAD have no body anyway.
+  const method = request.method.toUpperCase();
+  if (method !== 'GET' && method !== 'HEAD' && request.body) {
     const chunks: Uint8Array[] = [];
     let n = 0;
     const reader = request.body.getReader();
@@ -358,7 +376,7 @@ export async function readRequest(request: Request, maxBody: number, maxHeaders:
   }
   // The target URI is rebuilt from id_V: a proxy's Host header cannot change what is verified.
   const url = new URL(request.url);
-  return { method: request.method.toUpperCase(), url: idV + url.pathname + url.search, headers, body };
+  return { method, url: idV + url.pathname + url.search, headers, body };
 }
 
 export function toResponse(m: HttpResponseMsg): Response {

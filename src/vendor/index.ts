@@ -1,5 +1,5 @@
 /** The Janus vendor SDK. */
-export { createVendor, JanusVendor, PATHS, type HandlerContext, type HandlerResult, type JanusClient, type ProtectedHandler, type RouteSpec } from './core.ts';
+export { createVendor, JanusVendor, PATHS, Reply, type HandlerContext, type HandlerResult, type JanusClient, type ProtectedHandler, type RouteSpec } from './core.ts';
 export { loadKeyMaterial, parseKek, resolveConfig, type VendorConfig, type VendorKeyMaterial } from './config.ts';
 export type { ClientRow, Commit, Store } from './store.ts';
 export { SqliteStore } from './sqlite-store.ts';

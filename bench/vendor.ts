@@ -1,0 +1,118 @@
+/**
+ * What does the cryptography cost (paper §6)? Deliveries/s of an SDDP- and an EDDP-protected route
+ * serving a 1 KiB personalized page, against a plain route of the same server serving the same
+ * page, measured with autocannon on loopback in one run, printed as ratios. Plus the vendor's CPU
+ * time per SDDP request against one RSA-2048 private operation, and SKEP registrations per second.
+ *
+ *   npx tsx bench/vendor.ts [--seconds 8] [--connections 16]
+ *
+ * The server runs in its own process (one core), the load generator here (the other core).
+ */
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { b64u, fromHex, randomBytes } from '../src/crypto/bytes.ts';
+import { contentDigest } from '../src/crypto/digest.ts';
+import { signHmac } from '../src/crypto/httpsig.ts';
+import { useCryptoProvider } from '../src/crypto/provider.ts';
+import { HEADER, keyidOf, slotKey, slotOf, TAG } from '../src/protocol/index.ts';
+import { nodeCryptoProvider } from '../src/vendor/node-crypto.ts';
+
+useCryptoProvider(nodeCryptoProvider);
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, connections: { type: 'string', default: '16' } } });
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+
+// ---- server process
+const child = spawn(process.execPath, ['--import', 'tsx', new URL('./vendor-server.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+const line = (await once(createInterface({ input: child.stdout! }), 'line'))[0] as string;
+const info = JSON.parse(line) as { origin: string; alias: string; gen: number; k: string };
+const k = fromHex(info.k);
+const key = { alias: info.alias, gen: info.gen, k };
+const emptyDigest = contentDigest(new Uint8Array(0));
+
+/** A signed SDDP/EDDP GET, built synchronously (autocannon's setupRequest is synchronous). */
+function signedGet(path: string, tag: string, challenge?: string): Record<string, string> {
+  const now = Math.floor(Date.now() / 1000);
+  const n = slotOf(now);
+  const slot = slotKey(k, n);
+  const headers: Record<string, string> = { 'content-digest': emptyDigest };
+  const components = ['@method', '@target-uri', 'content-digest'];
+  if (challenge) {
+    headers[HEADER.challenge] = challenge;
+    components.push(HEADER.challenge);
+  }
+  const sig = signHmac(slot.km, 'janus', components, { created: now, nonce: b64u.encode(randomBytes(16)), alg: 'hmac-sha256', keyid: keyidOf(key.alias, key.gen, n), tag }, {
+    method: 'GET',
+    targetUri: info.origin + path,
+    headers,
+  });
+  return { ...headers, 'signature-input': sig.signatureInput, signature: sig.signature };
+}
+
+async function run(title: string, requests: autocannon.Request[]): Promise<{ rps: number; non2xx: number; p50: number; p99: number }> {
+  const r = await autocannon({ url: info.origin, connections, duration: seconds, requests });
+  const rps = r.requests.average;
+  console.log(`  ${title.padEnd(34)} ${rps.toFixed(0).padStart(7)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}`);
+  return { rps, non2xx: r.non2xx, p50: r.latency.p50, p99: r.latency.p99 };
+}
+
+type Ctx = { challenge?: string };
+console.log(`Janus vendor benchmark: ${connections} connections, ${seconds} s per run, loopback, 1 KiB personalized page`);
+// Warm-up so the JIT and SQLite page cache are in the same state for every run.
+await autocannon({ url: info.origin + '/plain', connections, duration: 2 });
+const plain = await run('plain route (baseline)', [{ method: 'GET', path: '/plain' }]);
+const sddp = await run('SDDP route', [{ method: 'GET', path: '/sddp', setupRequest: (req) => ({ ...req, headers: signedGet('/sddp', TAG.sddp) }) }]);
+const steady = await run('EDDP route, steady state', [
+  {
+    method: 'GET',
+    path: '/eddp',
+    setupRequest: (req, context: Ctx) => {
+      if (!context.challenge) return { ...req, method: 'POST', path: '/.janus/challenge', headers: { [HEADER.alias]: key.alias } };
+      return { ...req, method: 'GET', path: '/eddp', headers: signedGet('/eddp', TAG.eddp, context.challenge) };
+    },
+    onResponse: (_status, _body, context: Ctx, headers) => {
+      context.challenge = (headers as Record<string, string>)[HEADER.challenge];
+    },
+  },
+]);
+const cold = await run('EDDP route, cold (challenge first)', [
+  {
+    method: 'POST',
+    path: '/.janus/challenge',
+    headers: { [HEADER.alias]: key.alias },
+    onResponse: (_s, _b, context: Ctx, headers) => {
+      context.challenge = (headers as Record<string, string>)[HEADER.challenge];
+    },
+  },
+  { method: 'GET', path: '/eddp', setupRequest: (req, context: Ctx) => ({ ...req, headers: signedGet('/eddp', TAG.eddp, context.challenge) }) },
+]);
+const coldDeliveries = cold.rps / 2;
+
+// ---- in-process CPU cost: one SDDP request through the vendor core vs one RSA-2048 private op
+child.kill();
+const cpu = await import('./vendor-cpu.ts');
+const { sddpMicros, skepPerSecond } = await cpu.measure();
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ct = publicEncrypt({ key: publicKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, randomBytes(64));
+const N = 300;
+const t0 = process.cpuUsage();
+for (let i = 0; i < N; i++) privateDecrypt({ key: privateKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, ct);
+const t1 = process.cpuUsage(t0);
+const rsaMicros = (t1.user + t1.system) / N;
+
+const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
+console.log('\nResults (ratios against the same run\'s baseline):');
+console.log(`  SDDP deliveries/s vs plain              ${pct(sddp.rps, plain.rps)}   (goal >= 80%)`);
+console.log(`  EDDP steady-state deliveries/s vs plain ${pct(steady.rps, plain.rps)}   (goal >= 70%)`);
+console.log(`  EDDP cold deliveries/s vs plain         ${pct(coldDeliveries, plain.rps)}   (challenge round trip every time)`);
+console.log(`  vendor CPU per SDDP request             ${sddpMicros.toFixed(1)} us vs RSA-2048 private op ${rsaMicros.toFixed(0)} us: ${(rsaMicros / sddpMicros).toFixed(0)}x cheaper   (goal >= 50x)`);
+console.log(`  SKEP registrations/s (one core)         ${skepPerSecond.toFixed(0)}`);
+if (plain.non2xx || sddp.non2xx || steady.non2xx || cold.non2xx) {
+  console.log('  WARNING: some responses were not 2xx; the figures above are not valid.');
+  process.exitCode = 1;
+}
+process.exit();
