@@ -38,7 +38,8 @@ export async function writeWebResponse(res: ServerResponse, r: Response): Promis
 }
 
 export function createJanusServer(vendor: JanusVendor, fallback: Fallback = () => new Response('Not Found', { status: 404 })): Server {
-  return createServer((req, res) => {
+  // Node's own header limit must not be lower than the vendor's, so our `too_large` answers first.
+  return createServer({ maxHeaderSize: Math.max(16 * 1024, vendor.config.limits.maxHeaderBytes + 1024) }, (req, res) => {
     void (async () => {
       try {
         const request = toWebRequest(req, vendor.config.idV);
