@@ -6,4 +6,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "==> installing npm packages (npm ci)"
   npm ci --no-audit --no-fund
 fi
-exec npx tsx scripts/walkthrough.ts
+exec npx tsx demo/main.ts

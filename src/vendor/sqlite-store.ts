@@ -84,6 +84,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly tx: (c: Commit) => void;
+  private readonly batchTx: (cs: Commit[]) => (unknown | null)[];
+  private pending: { c: Commit; resolve: () => void; reject: (e: unknown) => void }[] = [];
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -128,6 +130,36 @@ export class SqliteStore implements Store {
       }
       opts.beforeCommit?.(c);
     });
+    const tx = this.tx;
+    this.batchTx = db.transaction((cs: Commit[]) =>
+      cs.map((c) => {
+        try {
+          tx(c); // nested: a SAVEPOINT of its own
+          return null;
+        } catch (e) {
+          return e;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Group commit for the hot path: a commit that only records one-time values (every SDDP and EDDP
+   * request) joins the others that arrive in the same event-loop turn, and all of them run in one
+   * SQLite transaction, each in its own SAVEPOINT (better-sqlite3 nests transactions that way), so
+   * each commit still succeeds or fails alone. The caller's promise resolves only after COMMIT.
+   */
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    let results: (unknown | null)[];
+    try {
+      results = this.batchTx(batch.map((p) => p.c));
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    batch.forEach((p, i) => (results[i] === null ? p.resolve() : p.reject(results[i])));
   }
 
   private insertRow(row: ClientRow): void {
@@ -156,7 +188,14 @@ export class SqliteStore implements Store {
   }
 
   async commit(c: Commit): Promise<void> {
-    this.tx(c);
+    if (c.insert || c.update || c.rename) {
+      this.tx(c);
+      return;
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ c, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
   }
 
   async cleanup(now: number): Promise<number> {

@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// janus-vendor: the vendor CLI (docs/CLI.md). The sources are TypeScript, run through tsx.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/vendor/cli.ts');
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// Everything is closed by now; should a stray handle keep the loop alive, do not hang.
+setTimeout(() => process.exit(code), 2000).unref();
