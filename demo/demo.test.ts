@@ -146,7 +146,7 @@ describe('Quotes, the demo vendor, over HTTP', () => {
 
   it('EDDP for a free client: no intraday quotes (no receipt chain)', async () => {
     const c = await fetchChallenge(peer, alice, doc);
-    await expect(deliver(peer, alice, 'eddp+receipts', '/api/intraday/LU', { now: t(), challenge: c })).rejects.toMatchObject({ code: 'ack_required' });
+    await expect(deliver(peer, alice, 'eddp+receipts', '/api/intraday/LU', { now: t(), challenge: c })).rejects.toMatchObject({ code: 'subscription_required' });
   });
 
   it('policy: a bad card is malformed, names the member, and stores nothing', async () => {

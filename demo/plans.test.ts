@@ -41,11 +41,15 @@ describe('subscription policy', () => {
   });
 
   it('paid plan: months, a valid card, a chain; terms without the card number', () => {
-    expect(quotesPolicy(paid(), now)).toEqual({
+    const decided = quotesPolicy(paid(), now);
+    expect(decided).toMatchObject({
       validFrom: now,
       validUntil: now + 2 * MONTH_SECONDS,
       terms: { plan: 'intraday', months: 2, price_cents: 1800, card_last4: '1111' },
     });
+    // What the record keeps: the card's last four digits, never its number.
+    expect(decided.keep!['card']).toEqual({ last4: '1111', exp: '08/27' });
+    expect(JSON.stringify(decided)).not.toContain('4111111111111111');
     expect(refusal(paid({ months: 0 }))).toMatch(/^months:/);
     expect(refusal(paid({ months: 1.5 }))).toMatch(/^months:/);
     expect(refusal(paid({ card: { ...card, number: '4111 1111 1111 1111' } }))).toMatch(/^card.number: .*13 to 19 digits/);

@@ -113,6 +113,8 @@ export const quotesPolicy: SubscribePolicy = (data, now): SubscriptionTerms => {
     validUntil: now + months * MONTH_SECONDS,
     // The receipt's terms: never the card number, only its last four digits.
     terms: { plan: 'intraday', months, price_cents: months * PRICE_CENTS_PER_MONTH, card_last4: card.last4 },
+    // What the record keeps: the card number is replaced by its last four digits.
+    keep: redactForStorage(data),
   };
 };
 

@@ -21,7 +21,7 @@ import { demoPaths, ensureKeyMaterial } from './keys.ts';
 import { errorPage, homePage, intradayPage, notFoundPage, watchlistPage, type PageContext } from './pages.ts';
 import { parseWatchlist, planOf, quotesPolicy, SUBSCRIPTION_DESCRIPTION } from './plans.ts';
 import { DEFAULT_WATCHLIST, intraday, quote, SYMBOL_RE } from './quotes.ts';
-import { RedactingStore, WatchlistTable } from './store.ts';
+import { WatchlistTable } from './store.ts';
 
 export interface DemoOptions {
   /** Port to listen on; 0 (the default) picks a free one. */
@@ -216,8 +216,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
         receipt: 'offered',
         subscription: SUBSCRIPTION_DESCRIPTION,
         policy: quotesPolicy,
+        onRotate: (from, to) => table?.rename(from, to),
       },
-      store: new RedactingStore(sqlite),
+      store: sqlite,
       routes: specs,
     });
     vendor = v;

@@ -1,17 +1,15 @@
 /**
  * The demo's own storage, beside the SDK's: watchlists per alias in a table of the same SQLite
- * file (its own connection; the SDK's tables are never touched), and a Store wrapper that keeps the
- * card number out of the SDK's client records.
+ * file (its own connection; the SDK's tables are never touched). The card number never reaches the
+ * SDK's records: the policy's `keep` (demo/plans.ts) replaces it by its last four digits.
  */
 import Database from 'better-sqlite3';
-import type { JsonObject } from '../src/protocol/index.ts';
-import type { ClientRow, Commit, Store } from '../src/vendor/store.ts';
-import { redactForStorage } from './plans.ts';
 
 export class WatchlistTable {
   private readonly db: Database.Database;
   private readonly getStmt;
   private readonly putStmt;
+  private readonly renameStmt;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -28,6 +26,12 @@ export class WatchlistTable {
       `INSERT INTO demo_watchlists (alias, symbols, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (alias) DO UPDATE SET symbols = excluded.symbols, updated_at = excluded.updated_at`,
     );
+    this.renameStmt = this.db.prepare<[string, string]>('UPDATE OR REPLACE demo_watchlists SET alias = ? WHERE alias = ?');
+  }
+
+  /** A key rotation to a new secret moved the client to a new alias: its watchlist follows. */
+  rename(from: string, to: string): void {
+    this.renameStmt.run(to, from);
   }
 
   get(alias: string): string[] | null {
@@ -41,39 +45,5 @@ export class WatchlistTable {
 
   close(): void {
     if (this.db.open) this.db.close();
-  }
-}
-
-/**
- * A Store that stores new client records with the card number replaced by its last four digits.
- * The SDK keeps `data` as the client sent it (SubscribePolicy cannot change it); this is where the
- * demo makes sure a copy of its database holds no card numbers.
- */
-export class RedactingStore implements Store {
-  readonly kind: string;
-  constructor(private readonly inner: Store) {
-    this.kind = `${inner.kind}+redacting`;
-  }
-
-  getClient(alias: string): Promise<ClientRow | null> {
-    return this.inner.getClient(alias);
-  }
-
-  commit(c: Commit): Promise<void> {
-    if (!c.insert) return this.inner.commit(c);
-    const data = redactForStorage(JSON.parse(c.insert.data) as JsonObject);
-    return this.inner.commit({ ...c, insert: { ...c.insert, data: JSON.stringify(data) } });
-  }
-
-  cleanup(now: number): Promise<number> {
-    return this.inner.cleanup(now);
-  }
-
-  countClients(): Promise<number> {
-    return this.inner.countClients();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

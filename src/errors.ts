@@ -32,6 +32,7 @@ export const ERRORS = {
   // EDDP and receipts (§11.5)
   challenge_invalid: { status: 401, text: 'the EDDP challenge is invalid, expired or not for this client' },
   subscription_expired: { status: 403, text: 'the subscription is not valid now' },
+  subscription_required: { status: 403, text: 'this route needs a subscription with a receipt chain' },
   ack_required: { status: 402, text: 'the previous delivery must be acknowledged first' },
   bad_ack: { status: 400, text: 'the PayWord acknowledgement does not verify' },
   chain_exhausted: { status: 402, text: 'every delivery of the receipt chain was used' },

@@ -45,10 +45,10 @@
         return message && !/^the subscription is not valid now$/.test(message)
           ? `${what} was refused: ${message}`
           : `${what} was refused: your subscription has ended.`;
+      case 'subscription_required':
+        return `${what} was refused: the free plan has no intraday quotes. Subscribe to the intraday plan (with another identity).`;
       case 'ack_required':
-        return /receipt chain/.test(message)
-          ? `${what} was refused: the free plan has no intraday quotes. Subscribe to the intraday plan (with another identity).`
-          : `${what} was refused: the previous delivery has not been acknowledged yet. The extension acknowledges it on the next request; try again.`;
+        return `${what} was refused: the previous delivery has not been acknowledged yet. The extension acknowledges it on the next request; try again.`;
       case 'chain_exhausted':
         return `${what} was refused: you have used every delivery your subscription includes.`;
       case 'malformed':

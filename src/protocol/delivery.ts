@@ -173,7 +173,7 @@ export async function openDelivery(
     record = { ...record, chain: applyAck(record.chain, d.ack), updatedAt: now };
   }
   if (d.level === 'eddp+receipts') {
-    if (!record.chain) throw new JanusError('ack_required', 'this route needs a subscription with a receipt chain');
+    if (!record.chain) throw new JanusError('subscription_required');
     record = { ...record, chain: nextDelivery(record.chain), updatedAt: now };
   }
   return { plaintext: v.plaintext, contentType: v.contentType, slot: v.slot, useOnce, record };

@@ -39,6 +39,8 @@ export interface SubscriptionTerms {
   validFrom: number;
   validUntil: number | null;
   terms: JsonObject;
+  /** What the vendor keeps of `data_C` (e.g. without the card number); default: all of it. */
+  keep?: JsonObject;
 }
 
 /** Judges `data_C`; throws JanusError('malformed', ...) naming the member it cannot accept. */

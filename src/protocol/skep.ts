@@ -333,7 +333,8 @@ export async function skepVendorConfirm(
     alias: c.pending.alias,
     gen: c.pending.gen,
     k: c.pending.k,
-    data,
+    // The receipt commits to everything sent (request_sha256); the record keeps what the policy says.
+    data: terms.keep ? { ...terms.keep, ...(payword ? { payword: { ...payword } } : {}) } : data,
     registeredAt: now,
     validFrom: terms.validFrom,
     validUntil: terms.validUntil,

@@ -48,6 +48,8 @@ export interface VendorConfig {
   policy?: SubscribePolicy;
   limits?: Partial<VendorLimits>;
   rateLimits?: Partial<RateLimits>;
+  /** Called after a key rotation moved a client to a new alias (a secret change), so app tables keyed by alias can follow. */
+  onRotate?: (oldAlias: string, newAlias: string) => void | Promise<void>;
   /** Clock in Unix seconds (tests). */
   now?: () => number;
 }
@@ -66,6 +68,7 @@ export interface ResolvedConfig {
   readonly limits: VendorLimits;
   readonly rateLimits: RateLimits;
   readonly now: () => number;
+  readonly onRotate: ((oldAlias: string, newAlias: string) => void | Promise<void>) | undefined;
 }
 
 export const DEFAULT_LIMITS: VendorLimits = { maxBodyBytes: 1024 * 1024, maxHeaderBytes: 16 * 1024 };
@@ -111,6 +114,7 @@ export function resolveConfig(c: VendorConfig): ResolvedConfig {
     limits: { ...DEFAULT_LIMITS, ...c.limits },
     rateLimits: { ...DEFAULT_RATE_LIMITS, ...c.rateLimits },
     now: c.now ?? (() => Math.floor(Date.now() / 1000)),
+    onRotate: c.onRotate,
   };
 }
 

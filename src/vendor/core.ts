@@ -55,6 +55,10 @@ export interface HandlerContext {
   readonly level: Level;
   readonly method: string;
   readonly url: URL;
+  /** The request's headers (lower-case names), as authenticated or sent alongside. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The media type of the decrypted body, if it had one. */
+  readonly contentType: string | undefined;
   /** The decrypted request body. */
   readonly body: Uint8Array;
   text(): string;
@@ -271,6 +275,14 @@ export class JanusVendor {
           useOnce: out.useOnce,
           rename: { from: out.oldAlias, expectVersion: loaded!.row.version, row: toRow(c.rk, out.record, loaded!.row.version + 1) },
         });
+        if (out.oldAlias !== out.record.alias && c.onRotate) {
+          try {
+            await c.onRotate(out.oldAlias, out.record.alias);
+          } catch (e) {
+            // The rotation is done and answered; the app's own bookkeeping failing must not undo it.
+            console.error('janus: onRotate failed:', e instanceof Error ? e.message : e);
+          }
+        }
         return out.response;
       }
     }
@@ -293,6 +305,8 @@ export class JanusVendor {
         level,
         method,
         url,
+        headers: msg.headers,
+        contentType: opened.contentType,
         body: opened.plaintext,
         text: () => fromUtf8(opened.plaintext),
         json: <T>() => {
