@@ -12,6 +12,10 @@ import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { b64u, fromHex, randomBytes } from '../src/crypto/bytes.ts';
@@ -26,8 +30,21 @@ const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 
-// ---- server process
-const child = spawn(process.execPath, ['--import', 'tsx', new URL('./vendor-server.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+// ---- server process: bundled to plain JavaScript first, as a site would deploy it (running it
+// through tsx would add its loader hooks and keep-names wrappers to every request).
+const bundle = join(mkdtempSync(join(tmpdir(), 'janus-bench-')), 'vendor-server.mjs');
+await build({
+  entryPoints: [new URL('./vendor-server.ts', import.meta.url).pathname],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['better-sqlite3'],
+  outfile: bundle,
+  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  logLevel: 'error',
+});
+const child = spawn(process.execPath, [bundle], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_PATH: new URL('../node_modules', import.meta.url).pathname } });
 const line = (await once(createInterface({ input: child.stdout! }), 'line'))[0] as string;
 const info = JSON.parse(line) as { origin: string; alias: string; gen: number; k: string };
 const k = fromHex(info.k);
