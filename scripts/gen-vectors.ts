@@ -52,6 +52,7 @@ import {
   type VendorKeys,
 } from '../src/protocol/index.ts';
 import { det, SMALL_ARGON2, wireReq, wireRes, VECTOR_NOW, VECTOR_POLICY } from '../test/vectors/support.ts';
+import { codeOf as errorOf } from '../test/support/errors.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, '..', 'test', 'vectors');
@@ -67,15 +68,6 @@ function write(file: string, v: unknown): void {
   console.log(`wrote test/vectors/${file}`);
 }
 
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof JanusError) return e.code;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
 
 // ---------------------------------------------------------------------------------------------
 // The vendor's RSA key: generated once, then kept.

@@ -53,6 +53,7 @@ import {
   type VendorKeys,
 } from '../src/protocol/index.ts';
 import { fromWireReq, fromWireRes, VECTOR_POLICY, type WireReq, type WireRes } from './vectors/support.ts';
+import { codeOf } from './support/errors.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const load = (f: string): any => JSON.parse(readFileSync(new URL(`./vectors/${f}`, import.meta.url), 'utf8'));
@@ -64,15 +65,6 @@ const eddp = load('eddp.json');
 const payword = load('payword.json');
 const rotate = load('rotate.json');
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof JanusError) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
 
 const vendor = skep.vendor;
 const vk: VendorKeys = {

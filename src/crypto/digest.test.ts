@@ -4,16 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { JanusError } from '../errors.ts';
 import { utf8 } from './bytes.ts';
 import { contentDigest, verifyContentDigest } from './digest.ts';
+import { codeOf as code } from '../../test/support/errors.ts';
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof JanusError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 const HELLO = utf8('{"hello": "world"}');
 

@@ -12,16 +12,8 @@ import {
   signatureBase,
   verifyHmac,
 } from './httpsig.ts';
+import { codeOf as code } from '../../test/support/errors.ts';
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof JanusError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 // RFC 9421 Appendix B.2: test-request
 const TEST_REQUEST: HttpView = {

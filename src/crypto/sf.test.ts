@@ -23,16 +23,8 @@ import {
   sfString,
   sfToken,
 } from './sf.ts';
+import { codeOf as code } from '../../test/support/errors.ts';
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof JanusError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 const roundTrip = (s: string): string => serializeDictionary(parseDictionary(s));
 

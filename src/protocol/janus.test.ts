@@ -25,16 +25,8 @@ import {
   vendorKey,
   vendorSession,
 } from './index.ts';
+import { codeOf } from '../../test/support/errors.ts';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(JanusError);
-    return (e as JanusError).code;
-  }
-  return undefined;
-}
 
 function expectCode(fn: () => unknown, code: string): void {
   expect(codeOf(fn), `expected ${code}`).toBe(code);
