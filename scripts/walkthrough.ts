@@ -1,6 +1,6 @@
 /**
- * `npm start` until the demo vendor exists: runs every Janus protocol between the client functions
- * and an in-memory vendor and prints each HTTP message, so the protocol can be watched end to end.
+ * `npx tsx scripts/walkthrough.ts`: runs every Janus protocol between the client functions and an
+ * in-memory vendor and prints each HTTP message, so the protocol can be watched end to end.
  */
 import { fromUtf8, utf8 } from '../src/crypto/bytes.ts';
 import { rotateOnResponse, rotateStart, paywordWord, skepOnResponse, skepStart, type HttpRequestMsg, type HttpResponseMsg } from '../src/protocol/index.ts';
@@ -64,4 +64,3 @@ const r = await rotateStart({ old: alice, next: gen1, discovery: doc, now, remai
 show('Key rotation (C -> V, under the old key)', r.request);
 const out = await rotateOnResponse(r.state, await peer(r.request));
 console.log(`\nRotated to generation ${out.gen}; new receipt: ${out.receipt ? 'yes' : 'no'}`);
-console.log('\nThe demo vendor and the browser extension arrive with the next issues; see README.md.');
