@@ -92,3 +92,9 @@ export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros:
   await vendor.close();
   return { sddpMicros, sddpCryptoMicros, skepPerSecond: (M / vendorMs) * 1000 };
 }
+
+// Run as a program (bench/vendor.ts runs this file bundled, in its own process): one JSON line.
+if (process.argv[1] && /vendor-cpu\.(ts|mjs)$/.test(process.argv[1])) {
+  process.stdout.write(JSON.stringify(await measure()) + '\n');
+  process.exit(0);
+}

@@ -32,19 +32,24 @@ const connections = Number(values.connections);
 
 // ---- server process: bundled to plain JavaScript first, as a site would deploy it (running it
 // through tsx would add its loader hooks and keep-names wrappers to every request).
-const bundle = join(mkdtempSync(join(tmpdir(), 'janus-bench-')), 'vendor-server.mjs');
-await build({
-  entryPoints: [new URL('./vendor-server.ts', import.meta.url).pathname],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['better-sqlite3'],
-  outfile: bundle,
-  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-  logLevel: 'error',
-});
-const child = spawn(process.execPath, [bundle], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_PATH: new URL('../node_modules', import.meta.url).pathname } });
+const outDir = mkdtempSync(join(tmpdir(), 'janus-bench-'));
+async function bundle(name: string): Promise<string> {
+  const outfile = join(outDir, name.replace(/\.ts$/, '.mjs'));
+  await build({
+    entryPoints: [new URL(`./${name}`, import.meta.url).pathname],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['better-sqlite3'],
+    outfile,
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+  return outfile;
+}
+const env = { ...process.env, NODE_PATH: new URL('../node_modules', import.meta.url).pathname };
+const child = spawn(process.execPath, [await bundle('vendor-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'], env });
 const line = (await once(createInterface({ input: child.stdout! }), 'line'))[0] as string;
 const info = JSON.parse(line) as { origin: string; alias: string; gen: number; k: string };
 const k = fromHex(info.k);
@@ -111,8 +116,12 @@ const coldDeliveries = cold.rps / 2;
 
 // ---- in-process CPU cost: one SDDP request through the vendor core vs one RSA-2048 private op
 child.kill();
-const cpu = await import('./vendor-cpu.ts');
-const { sddpMicros, sddpCryptoMicros, skepPerSecond } = await cpu.measure();
+const cpuChild = spawn(process.execPath, [await bundle('vendor-cpu.ts')], { stdio: ['ignore', 'pipe', 'inherit'], env });
+const { sddpMicros, sddpCryptoMicros, skepPerSecond } = JSON.parse((await once(createInterface({ input: cpuChild.stdout! }), 'line'))[0] as string) as {
+  sddpMicros: number;
+  sddpCryptoMicros: number;
+  skepPerSecond: number;
+};
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ct = publicEncrypt({ key: publicKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, randomBytes(64));
 const N = 300;
