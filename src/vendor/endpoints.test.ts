@@ -110,6 +110,24 @@ describe('SKEP message 1', () => {
     expect(await v.store.getClient(stranger.alias)).toBeNull();
   });
 
+  it('is rate-limited per address before any RSA work', async () => {
+    const rl = await startHttpVendor({ config: { rateLimits: { skepPerAddressPerMinute: 2, skepPerAliasPerMinute: 100 } }, routes: [] });
+    try {
+      const p = httpPeer(rl.origin);
+      const d = await discover(p, rl.origin);
+      const codes = [];
+      for (const who of ['a1', 'a2', 'a3']) {
+        const s = await sessionFor(`${who}@example.org`, 'x', rl.origin);
+        const m1 = (await skepStart({ session: s, discovery: d, data: {}, now: Math.floor(Date.now() / 1000) })).request;
+        const res = await p(m1);
+        codes.push(res.headers['janus-error'] ?? res.status);
+      }
+      expect(codes).toEqual([200, 200, 'rate_limited']);
+    } finally {
+      await rl.close();
+    }
+  });
+
   it('is rate-limited per alias before any RSA work', async () => {
     const rl = await startHttpVendor({ config: { rateLimits: { skepPerAddressPerMinute: 100, skepPerAliasPerMinute: 2 } }, routes: [] });
     try {
