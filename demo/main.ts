@@ -27,9 +27,10 @@ const clients = await demo.vendor.store.countClients();
 console.log(`
   Quotes is running.
 
-  Open ${demo.origin}/ in Chromium or Firefox with the Janus extension loaded.
-  The extension is built by a later issue: build/load the extension from dist/ once it exists.
-  Without it the pages still load, but every protected request (your watchlist, intraday quotes)
+  Open ${demo.origin}/ in Chromium with the Janus extension loaded: chrome://extensions,
+  Developer mode, "Load unpacked", and pick ${new URL('../dist', import.meta.url).pathname}
+  (npm start has just built it; janus-extension.zip is the same for a store upload).
+  Then unlock it from its toolbar popup with an identity and a secret. Without the extension the pages still load, but every protected request (your watchlist, intraday quotes)
   is refused: that is the point. Use exactly ${demo.origin} (not 127.0.0.1): the Janus key of a
   site is bound to the origin in the address bar.
 

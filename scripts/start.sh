@@ -6,4 +6,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "==> installing npm packages (npm ci)"
   npm ci --no-audit --no-fund
 fi
+echo "==> building the extension (dist/, janus-extension.zip)"
+npm run build --silent
 exec npx tsx demo/main.ts

@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# The README's test command (`npm test`): installs what is missing, then runs every test.
+# The README's test command (`npm test`): installs what is missing, then runs every test:
+# typecheck, vitest (unit, vector, protocol, property, demo), then the extension's build and its
+# end-to-end tests in Debian's Chromium (Playwright, e2e/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "==> installing npm packages (npm ci)"
   npm ci --no-audit --no-fund
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "==> installing Debian's chromium (the e2e tests never download a browser)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update && apt-get install -y chromium
+  else
+    sudo apt-get update && sudo apt-get install -y chromium
+  fi
 fi
 
 echo "==> typecheck"
@@ -16,9 +27,27 @@ mkdir -p test-results
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json || status=$?
 
-# One plain closing line for any reader of the log: "N passed, N failed".
-node -e '
-  const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
+echo "==> build the extension (dist/, janus-extension.zip)"
+e2e_status=0
+rm -f test-results/e2e.json
+if npm run build; then
+  echo "==> end-to-end tests (Chromium, the built extension, the demo vendor)"
+  npx playwright test || e2e_status=$?
+else
+  e2e_status=1
+fi
+[ "$e2e_status" = 0 ] || status=1
+
+# One plain closing line for any reader of the log: "N passed, N failed", over vitest and e2e.
+E2E_STATUS=$e2e_status node -e '
+  const fs = require("fs");
+  const read = (f) => { try { return JSON.parse(fs.readFileSync(f, "utf8")); } catch { return null; } };
+  const v = read("test-results/vitest.json");
+  const e = read("test-results/e2e.json");
+  let passed = 0, failed = 0, skipped = 0;
+  if (v) { passed += v.numPassedTests; failed += v.numFailedTests; skipped += v.numPendingTests || 0; } else failed += 1;
+  if (e && e.stats) { passed += e.stats.expected; failed += e.stats.unexpected + (e.stats.flaky || 0); skipped += e.stats.skipped || 0; }
+  else if (process.env.E2E_STATUS !== "0") failed += 1;
+  console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
 ' || true
 exit $status

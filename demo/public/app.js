@@ -11,7 +11,7 @@
   const $ = (id) => document.getElementById(id);
   const janus = () => (typeof window.janus === 'object' && window.janus !== null ? window.janus : null);
   const NO_EXTENSION =
-    'The Janus extension is not active on this page. Load it (build/load it from dist/ once it exists), unlock it with your identity and secret, and reload.';
+    'The Janus extension is not active on this page. Load it (npm start builds it into dist/: chrome://extensions, Developer mode, Load unpacked), unlock it with your identity and secret, and reload.';
 
   function say(el, text, kind) {
     if (!el) return;

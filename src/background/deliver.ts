@@ -1,0 +1,225 @@
+/**
+ * Fetch interception, worker side: a page's request to a protected route (§5 routes) runs as SDDP
+ * (§8) or EDDP (§9, with piggybacked challenges and PayWord acknowledgements, §11.2), and the
+ * verified, decrypted answer goes back to the page. The origin is the sender frame's, never the page's word.
+ */
+import { b64u } from '../crypto/bytes.ts';
+import {
+  ackRequest,
+  challengeRequest,
+  deliveryRequest,
+  deliveryResponse,
+  JanusError,
+  paywordWord,
+  readChallengeResponse,
+  readErrorResponse,
+  routeFor,
+  vendorIdentity,
+  type Ack,
+  type Discovery,
+  type DeliveryLevel,
+  type HttpResponseMsg,
+  type VendorSession,
+} from '../protocol/index.ts';
+import { vendorsItem } from '../shared-ext/storage.ts';
+import type { VendorEntry, WireRequest, WireResponse } from '../shared-ext/types.ts';
+import { pinnedDiscovery } from './discovery.ts';
+import { refreshRules } from './dnr.ts';
+import { sessionFor } from './keys.ts';
+import { send } from './net.ts';
+
+/** At most one unused EDDP challenge per vendor, in memory (§9.2). */
+const challenges = new Map<string, string>();
+
+export function forgetChallenges(): void {
+  challenges.clear();
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Unsigned error answers (§14.2) pass to the page as they came, with `unknown_client` said plainly. */
+function errorToPage(res: HttpResponseMsg, err: JanusError): WireResponse {
+  if (err.code === 'unknown_client') {
+    const body = { error: { code: 'not_registered', message: 'not registered with this site, or unlocked with another identity or secret' } };
+    return {
+      status: 404,
+      statusText: 'Not Registered',
+      headers: [['content-type', 'application/json'], ['janus-error', 'not_registered']],
+      body: b64u.encode(new TextEncoder().encode(JSON.stringify(body))),
+    };
+  }
+  const keep = ['content-type', 'janus-error', 'retry-after'];
+  return {
+    status: res.status,
+    statusText: '',
+    headers: Object.entries(res.headers).filter(([k]) => keep.includes(k)),
+    body: b64u.encode(res.body),
+  };
+}
+
+class VendorRefused extends Error {
+  constructor(
+    readonly res: HttpResponseMsg,
+    readonly err: JanusError,
+  ) {
+    super(err.message);
+  }
+}
+
+function unsignedError(res: HttpResponseMsg): JanusError | null {
+  if (res.headers['signature'] !== undefined) return null;
+  return readErrorResponse(res);
+}
+
+async function challengeFor(s: VendorSession, doc: Discovery): Promise<string> {
+  const cached = challenges.get(s.idV);
+  if (cached) {
+    challenges.delete(s.idV); // usable once
+    return cached;
+  }
+  const res = await send(challengeRequest(s.alias, s.idV + doc.challengePath));
+  const err = unsignedError(res);
+  if (err) throw new VendorRefused(res, err);
+  return readChallengeResponse(res).challenge;
+}
+
+function pendingAck(entry: VendorEntry | undefined, s: VendorSession): Ack | undefined {
+  const d = entry?.lastDelivery;
+  const c = entry?.chain;
+  if (!d || !c || d.sub !== c.sub || d.i <= (entry?.lastAcked ?? 0)) return undefined;
+  return { sub: d.sub, i: d.i, w: paywordWord(s.k, c.sub, c.n, d.i) };
+}
+
+async function once(
+  idV: string,
+  doc: Discovery,
+  level: DeliveryLevel,
+  gen: number,
+  entry: VendorEntry | undefined,
+  req: { url: string; method: string; body: Uint8Array | null; contentType: string | null; accept: string | null },
+): Promise<{ res: HttpResponseMsg; out: WireResponse; acked: Ack | undefined; receipt: { sub: string; i: number } | null }> {
+  const s = await sessionFor(idV, gen);
+  const challenge = level === 'sddp' ? undefined : await challengeFor(s, doc);
+  const ack = level === 'eddp+receipts' ? pendingAck(entry, s) : undefined;
+  const { request, pending } = await deliveryRequest({
+    key: s,
+    level,
+    method: req.method,
+    url: req.url,
+    now: now(),
+    ...(req.body && req.body.length ? { body: req.body, contentType: req.contentType ?? 'application/octet-stream' } : {}),
+    ...(req.accept ? { headers: { accept: req.accept } } : {}),
+    ...(challenge ? { challenge } : {}),
+    ...(ack ? { ack } : {}),
+  });
+  const res = await send(request);
+  const err = unsignedError(res);
+  if (err) throw new VendorRefused(res, err);
+  const d = await deliveryResponse(pending, level, res);
+  if (d.challenge) challenges.set(idV, d.challenge);
+  const headers: [string, string][] = [['content-type', d.contentType]];
+  if (res.headers['janus-receipt']) headers.push(['janus-receipt', res.headers['janus-receipt']]);
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (k === 'cache-control' || k === 'date' || k === 'last-modified' || k === 'etag') headers.push([k, v]);
+  }
+  return { res, out: { status: d.status, statusText: '', headers, body: b64u.encode(d.body) }, acked: ack, receipt: d.receipt };
+}
+
+/** A page's fetch of a protected route on its own origin `idV`. */
+export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireResponse> {
+  let target: URL;
+  try {
+    target = new URL(wire.url);
+  } catch {
+    throw new JanusError('bad_input', 'not a URL');
+  }
+  if (vendorIdentity(target) !== idV) throw new JanusError('origin_not_allowed', 'a page may use only its own origin’s key');
+  const doc = await pinnedDiscovery(idV);
+  const method = wire.method.toUpperCase();
+  const route = routeFor(doc.routes, target.pathname, method);
+  if (!route || route.level === 'credential') throw new JanusError('bad_input', `${target.pathname} is not a protected route`);
+  const level = route.level as DeliveryLevel;
+  const header = (name: string) => wire.headers.find(([k]) => k.toLowerCase() === name)?.[1] ?? null;
+  const req = {
+    url: target.href,
+    method,
+    body: wire.body ? b64u.decode(wire.body) : null,
+    contentType: header('content-type'),
+    accept: header('accept'),
+  };
+  const entry = (await vendorsItem.get())[idV];
+  let gen = entry?.gen ?? 0;
+  let retried = false;
+  for (;;) {
+    try {
+      const r = await once(idV, doc, level, gen, entry, req);
+      await remember(idV, doc, gen, r.acked, r.receipt);
+      return r.out;
+    } catch (e) {
+      if (!(e instanceof VendorRefused)) throw e;
+      const code = e.err.code;
+      // §14.2: hints from an unauthenticated source may cause one retry, never a stored change.
+      const hinted = e.err.details?.['generation'];
+      if (!retried && code === 'generation_mismatch' && typeof hinted === 'number' && hinted > gen) {
+        gen = hinted;
+        retried = true;
+        continue;
+      }
+      if (!retried && (code === 'challenge_invalid' || code === 'replayed') && level !== 'sddp') {
+        challenges.delete(idV);
+        retried = true;
+        continue;
+      }
+      return errorToPage(e.res, e.err);
+    }
+  }
+}
+
+/**
+ * After a verified answer: the vendor holds our key, so a vendor missing from the list (a fresh
+ * profile: mobility) is added, with its key pinned now; receipts and acknowledgements are noted.
+ */
+async function remember(idV: string, doc: Discovery, gen: number, acked: Ack | undefined, receipt: { sub: string; i: number } | null): Promise<void> {
+  const s = await sessionFor(idV, gen);
+  let added = false;
+  await vendorsItem.update((all) => {
+    const old = all[idV];
+    if (!old || old.gen !== gen) added = true;
+    let e: VendorEntry = old ?? {
+      origin: idV,
+      alias: s.alias,
+      gen,
+      fingerprint: doc.key.fingerprint,
+      name: doc.name,
+      registeredAt: null,
+      validUntil: null,
+      subscription: null,
+      receipts: [],
+      chain: null,
+      lastDelivery: null,
+      lastAcked: 0,
+    };
+    e = { ...e, gen, alias: s.alias };
+    if (acked) e = { ...e, lastAcked: Math.max(e.lastAcked, acked.i) };
+    if (receipt) e = { ...e, lastDelivery: receipt };
+    return { ...all, [idV]: e };
+  });
+  if (added) await refreshRules();
+}
+
+/** janus.acknowledge({sub, i}): only the delivery the extension itself last received. */
+export async function acknowledge(idV: string, which: { sub: string; i: number } | null): Promise<{ acked: number }> {
+  const entry = (await vendorsItem.get())[idV];
+  if (!entry) throw new JanusError('not_registered');
+  const d = entry.lastDelivery;
+  if (!d || !entry.chain || d.sub !== entry.chain.sub) throw new JanusError('bad_input', 'no delivery to acknowledge');
+  if (which && (which.sub !== d.sub || which.i !== d.i)) throw new JanusError('bad_input', 'only the last delivery received can be acknowledged');
+  if (d.i <= entry.lastAcked) return { acked: entry.lastAcked };
+  const doc = await pinnedDiscovery(idV);
+  const s = await sessionFor(idV, entry.gen);
+  const ack: Ack = { sub: d.sub, i: d.i, w: paywordWord(s.k, entry.chain.sub, entry.chain.n, d.i) };
+  const res = await send(ackRequest(s.alias, idV + doc.ackPath, ack));
+  if (res.status >= 400) throw readErrorResponse(res) ?? new JanusError('internal', `acknowledgement failed with status ${res.status}`);
+  await vendorsItem.update((all) => (all[idV] ? { ...all, [idV]: { ...all[idV], lastAcked: d.i } } : all));
+  return { acked: d.i };
+}

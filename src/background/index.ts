@@ -1,0 +1,29 @@
+/**
+ * The service worker's entry point: every listener registered synchronously at top level (MV3: the
+ * worker may be started for any event), state rehydrated lazily (keys.ts).
+ */
+import type { Runtime } from 'webextension-polyfill';
+import { browser } from '../shared-ext/browser.ts';
+import { errorReply, toReply } from '../shared-ext/messages.ts';
+import { migrate } from '../shared-ext/storage.ts';
+import { refreshRules, SLOT_ALARM } from './dnr.ts';
+import { AUTOLOCK_ALARM, dispatch, lockAll } from './handlers.ts';
+
+browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender) => {
+  // Progress broadcasts from this worker to its pages are not requests.
+  if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'unlock.progress') return undefined;
+  return dispatch(message, sender).then(toReply, errorReply);
+});
+
+browser.alarms.onAlarm.addListener((alarm) => {
+  if (alarm.name === SLOT_ALARM) void refreshRules().catch(() => {});
+  else if (alarm.name === AUTOLOCK_ALARM) void lockAll().catch(() => {});
+});
+
+browser.runtime.onInstalled.addListener(() => {
+  void migrate();
+});
+
+// After a worker restart: the rules outlived it, but their slot may have passed; after a browser
+// restart storage.session is empty, so this removes any rule left over.
+void refreshRules().catch(() => {});

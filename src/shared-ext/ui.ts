@@ -1,0 +1,40 @@
+/** Helpers for the extension's pages (popup, confirmation, options). */
+import { JanusError } from '../errors.ts';
+import { browser } from './browser.ts';
+import { rethrow } from './messages.ts';
+
+export async function ask<T>(type: string, payload: Record<string, unknown> = {}): Promise<T> {
+  return rethrow<T>(await browser.runtime.sendMessage({ type, payload }));
+}
+
+/** An error in plain words for the user. */
+export function plainWords(e: unknown): string {
+  const code = e instanceof JanusError ? e.code : null;
+  switch (code) {
+    case 'bad_input':
+      return e instanceof Error ? e.message.charAt(0).toUpperCase() + e.message.slice(1) + '.' : 'Check what you typed.';
+    case 'locked':
+      return 'Janus is locked. Unlock it with your identity and secret.';
+    case 'key_pin_mismatch':
+      return "This site's key has changed since you registered. Janus will not use it: the site may be an impostor. If the site says it changed its key, forget it in Options and register again.";
+    case 'already_registered':
+      return 'This identity is already registered with this site. Browse the site: Janus recognizes the account.';
+    case 'not_registered':
+    case 'unknown_client':
+      return 'You are not registered with this site, or you unlocked with another identity or secret.';
+    case 'wrong_vendor':
+      return 'This page is not a Janus site.';
+    default:
+      return e instanceof Error ? e.message : String(e);
+  }
+}
+
+export function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el as T;
+}
+
+export function date(t: number | null): string {
+  return t === null ? '—' : new Date(t * 1000).toISOString().slice(0, 10);
+}
