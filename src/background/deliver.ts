@@ -181,6 +181,9 @@ export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireRe
  */
 async function remember(idV: string, doc: Discovery, gen: number, acked: Ack | undefined, receipt: { sub: string; i: number } | null): Promise<void> {
   const s = await sessionFor(idV, gen);
+  // The common SDDP answer changes nothing: skip the storage.local write on the hot path.
+  const known = (await vendorsItem.get())[idV];
+  if (known && known.gen === gen && known.alias === s.alias && !acked && !receipt) return;
   let added = false;
   await vendorsItem.update((all) => {
     const old = all[idV];

@@ -86,3 +86,21 @@ describe('verifyContentDigest', () => {
     );
   });
 });
+
+describe('large bodies hashed natively (contentDigestAsync / verifyContentDigestAsync)', () => {
+  it('gives the same digest and the same errors as the synchronous path, on both sides of the threshold', async () => {
+    const { contentDigestAsync, verifyContentDigestAsync } = await import('./digest.ts');
+    for (const n of [0, 1, 16 * 1024 - 1, 16 * 1024, 300_000]) {
+      const body = new Uint8Array(n).map((_, i) => (i * 31) & 0xff);
+      const h = await contentDigestAsync(body);
+      expect(h).toBe(contentDigest(body));
+      await verifyContentDigestAsync(h, body);
+      if (n > 0) {
+        const bad = body.slice();
+        bad[n - 1]! ^= 1;
+        await expect(verifyContentDigestAsync(h, bad)).rejects.toMatchObject({ code: 'bad_digest' });
+      }
+    }
+    await expect(verifyContentDigestAsync(undefined, new Uint8Array(1))).rejects.toMatchObject({ code: 'malformed' });
+  });
+});

@@ -6,7 +6,7 @@
  */
 import * as aes128gcm from '../crypto/aes128gcm.ts';
 import { b64u, randomBytes } from '../crypto/bytes.ts';
-import { contentDigest, verifyContentDigest } from '../crypto/digest.ts';
+import { contentDigestAsync, verifyContentDigestAsync } from '../crypto/digest.ts';
 import { parseSignature, signHmac, verifyHmac, type HttpView, type SigParams } from '../crypto/httpsig.ts';
 import { JanusError } from '../errors.ts';
 import { LIMITS, NONCE_BYTES, RECORD_SIZE, SIG_LABEL } from './constants.ts';
@@ -117,7 +117,7 @@ export async function sealRequest(input: SealRequestInput): Promise<{ request: H
     headers['content-encoding'] = 'aes128gcm';
     headers['content-type'] = input.contentType ?? 'application/octet-stream';
   }
-  headers['content-digest'] = contentDigest(body);
+  headers['content-digest'] = await contentDigestAsync(body);
   const components: string[] = [...REQUEST_COMPONENTS];
   for (const [name, value] of input.covered ?? []) {
     headers[name] = value;
@@ -169,7 +169,7 @@ export async function openResponse(
   }
   // Paper Fig. 3 step 2: "C checks that N_C is unchanged".
   if (p.nonce !== pending.nonce) throw new JanusError('nonce_mismatch');
-  verifyContentDigest(header(res, 'content-digest') ?? null, res.body);
+  await verifyContentDigestAsync(header(res, 'content-digest') ?? null, res.body);
   const view: HttpView = {
     status: res.status,
     headers: res.headers,
@@ -265,7 +265,7 @@ export async function verifySecureRequest(
   opts: { window: number; maxPlaintext?: number },
 ): Promise<VerifiedRequest> {
   const slot = slotKey(k, parsed.n);
-  verifyContentDigest(header(req, 'content-digest') ?? null, req.body);
+  await verifyContentDigestAsync(header(req, 'content-digest') ?? null, req.body);
   verifyHmac(slot.km, parsed.sig, { method: parsed.method, targetUri: parsed.targetUri, headers: req.headers });
   const plaintext = await decodeBody(req, slot.ke, opts.maxPlaintext ?? LIMITS.requestBody);
   return {
@@ -296,7 +296,7 @@ export async function sealResponse(
   const { body, coded } = await encodeBody(input.body, slot.ke, input.salt);
   const headers: Headers_ = { ...(input.headers ?? {}), 'content-type': input.contentType, 'cache-control': 'no-store' };
   if (coded) headers['content-encoding'] = 'aes128gcm';
-  headers['content-digest'] = contentDigest(body);
+  headers['content-digest'] = await contentDigestAsync(body);
   const components: string[] = [...RESPONSE_COMPONENTS];
   for (const [name, value] of input.covered ?? []) {
     headers[name] = value;
