@@ -7,6 +7,15 @@ import { DEFAULT_SETTINGS, type Settings, type VendorEntry } from './types.ts';
 
 type Area = 'local' | 'session';
 
+// A read of storage.local costs about a millisecond and the fetch relay reads the vendor list on
+// every protected request: values of storage.local are kept in memory, and dropped whenever any
+// extension context changes them (storage.onChanged reaches every context, the writer's included).
+const localCache = new Map<string, unknown>();
+browser.storage.onChanged.addListener((changes, area) => {
+  if (area !== 'local') return;
+  for (const key of Object.keys(changes)) localCache.delete(key);
+});
+
 export class StorageItem<T> {
   constructor(
     readonly key: string,
@@ -15,16 +24,21 @@ export class StorageItem<T> {
   ) {}
 
   async get(): Promise<T> {
+    if (this.area === 'local' && localCache.has(this.key)) return structuredClone(localCache.get(this.key) as T);
     const got = await browser.storage[this.area].get(this.key);
     const v = got[this.key];
-    return v === undefined ? structuredClone(this.defaultValue) : (v as T);
+    const value = v === undefined ? structuredClone(this.defaultValue) : (v as T);
+    if (this.area === 'local') localCache.set(this.key, structuredClone(value));
+    return value;
   }
 
   async set(value: T): Promise<void> {
+    localCache.delete(this.key);
     await browser.storage[this.area].set({ [this.key]: value });
   }
 
   async remove(): Promise<void> {
+    localCache.delete(this.key);
     await browser.storage[this.area].remove(this.key);
   }
 
