@@ -29,7 +29,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { chromium, type BrowserContext, type Page, type Worker } from '@playwright/test';
+import type { Page, Worker } from '@playwright/test';
+import { CHROMIUM, DIST, launch } from '../e2e/support.ts';
 import { startDemo } from '../demo/server.ts';
 import { toHex } from '../src/crypto/bytes.ts';
 import { derToPem, generateVendorKeyPair } from '../src/crypto/rsa.ts';
@@ -43,8 +44,6 @@ const { values } = parseArgs({ options: { n: { type: 'string', default: '200' } 
 const N = Number(values.n);
 const IDENTITY = 'bench@example.com';
 const SECRET = 'a long benchmark secret, 2026';
-const DIST = resolve('dist');
-const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 const temps: string[] = [];
 const temp = (p: string) => {
   const d = mkdtempSync(join(tmpdir(), p));
@@ -106,22 +105,9 @@ await new Promise<void>((ok) => benchServer.listen(benchPort, '127.0.0.1', ok));
 // ---------------------------------------------------------------------------------------------
 // Chromium with the extension (the flags of ../shared/PLATFORM.md)
 
-const context: BrowserContext = await chromium.launchPersistentContext(temp('janus-bench-profile-'), {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    `--disable-extensions-except=${DIST}`,
-    `--load-extension=${DIST}`,
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+// The same launch as the e2e tests (e2e/support.ts).
+const { context, extensionId } = await launch(temp('janus-bench-profile-'));
 const firstWorker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
-const extensionId = new URL(firstWorker.url()).host;
 const worker = (): Worker => context.serviceWorkers().find((w) => w.url().startsWith(`chrome-extension://${extensionId}/`)) ?? firstWorker;
 
 let failed = false;
