@@ -1,6 +1,15 @@
 /**
  * The default store: SQLite through better-sqlite3, created on first start with no set-up, WAL so
  * readers never wait for the writer, and every Commit in one transaction (all or nothing).
+ *
+ * The hot path (every SDDP and EDDP request) reads one client and records one nonce. Both are
+ * served from memory, and the database stays the truth:
+ * - one-time values are checked against an in-memory map and appended to the `replay` log
+ *   (sequential inserts, no random B-tree page per nonce); the map is filled from the log on open;
+ * - client rows are cached, and updated by this store's own commits;
+ * - other connections to the same file (another process, the CLI, an app's own tables) are seen
+ *   through `PRAGMA data_version`: inside every write transaction, so a replay check or a versioned
+ *   update is never decided on stale data, and before a read at most every `readStalenessMs`.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -8,7 +17,7 @@ import { dirname } from 'node:path';
 import { JanusError } from '../errors.ts';
 import type { ClientRow, Commit, Store } from './store.ts';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE clients (
@@ -27,6 +36,11 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE TABLE used (key TEXT PRIMARY KEY, expires INTEGER NOT NULL) STRICT, WITHOUT ROWID;
    CREATE INDEX used_expires ON used (expires);`,
+  // 2: one-time values as an append-only log, checked in memory (see above).
+  `CREATE TABLE replay (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, expires INTEGER NOT NULL) STRICT;
+   CREATE INDEX replay_expires ON replay (expires);
+   INSERT INTO replay (key, expires) SELECT key, expires FROM used ORDER BY expires;
+   DROP TABLE used;`,
 ];
 
 interface Row {
@@ -77,6 +91,10 @@ const params = (c: ClientRow) => ({
 export interface SqliteStoreOptions {
   /** Called inside every commit's transaction after its writes, before COMMIT (tests: crash injection). */
   beforeCommit?: (c: Commit) => void;
+  /** How stale a client read may be with respect to another connection's writes (default 100 ms). */
+  readStalenessMs?: number;
+  /** Client rows kept in memory (default 100 000). */
+  cacheSize?: number;
 }
 
 export class SqliteStore implements Store {
@@ -86,6 +104,15 @@ export class SqliteStore implements Store {
   private readonly tx: (c: Commit) => void;
   private readonly batchTx: (cs: Commit[]) => (unknown | null)[];
   private pending: { c: Commit; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** One-time value -> expiry: every unexpired entry of the replay log. */
+  private readonly used = new Map<string, number>();
+  /** The last replay-log row this map has seen. */
+  private seq = 0;
+  private readonly clients = new Map<string, ClientRow>();
+  private dataVersion = 0;
+  private syncedAt = 0;
+  private readonly staleMs: number;
+  private readonly cacheSize: number;
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -95,6 +122,8 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
+    this.staleMs = opts.readStalenessMs ?? 100;
+    this.cacheSize = opts.cacheSize ?? 100_000;
     const db = this.db;
     this.stmts = {
       get: db.prepare<[string], Row>('SELECT * FROM clients WHERE alias = ?'),
@@ -108,39 +137,81 @@ export class SqliteStore implements Store {
          WHERE alias = @alias AND version = @version - 1`,
       ),
       remove: db.prepare<[string, number]>('DELETE FROM clients WHERE alias = ? AND version = ?'),
-      // Insert, or take over an expired entry; an unexpired one makes changes = 0 (a replay).
-      use: db.prepare<[string, number, number]>(
-        `INSERT INTO used (key, expires) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE used.expires < ?`,
-      ),
-      cleanup: db.prepare<[number]>('DELETE FROM used WHERE expires < ?'),
+      use: db.prepare<[string, number]>('INSERT INTO replay (key, expires) VALUES (?, ?)'),
+      tail: db.prepare<[number, number], { seq: number; key: string; expires: number }>('SELECT seq, key, expires FROM replay WHERE seq > ? AND expires >= ? ORDER BY seq'),
+      cleanup: db.prepare<[number]>('DELETE FROM replay WHERE expires < ?'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM clients'),
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     };
     const s = this.stmts;
     this.tx = db.transaction((c: Commit) => {
-      for (const u of c.useOnce ?? []) {
-        if (s.use.run(u.key, u.expires, c.now).changes === 0) throw new JanusError('replayed');
+      // Undo log for the in-memory state: a failed commit must leave it as the rolled-back database.
+      const undoUsed: [string, number | undefined][] = [];
+      const seq = this.seq;
+      try {
+        for (const u of c.useOnce ?? []) {
+          const was = this.used.get(u.key);
+          if (was !== undefined && was >= c.now) throw new JanusError('replayed');
+          undoUsed.push([u.key, was]);
+          this.used.set(u.key, u.expires);
+          this.seq = Number(s.use.run(u.key, u.expires).lastInsertRowid);
+        }
+        if (c.insert) this.insertRow(c.insert);
+        if (c.update && s.update.run(params(c.update)).changes === 0) {
+          throw new JanusError('conflict', 'the client record changed meanwhile; retry');
+        }
+        if (c.rename) {
+          if (s.remove.run(c.rename.from, c.rename.expectVersion).changes === 0) throw new JanusError('conflict', 'the client record changed meanwhile; retry');
+          this.insertRow(c.rename.row);
+        }
+        opts.beforeCommit?.(c);
+      } catch (e) {
+        this.restoreUsed(undoUsed);
+        this.seq = seq; // the savepoint's rows are gone, and AUTOINCREMENT hands their numbers out again
+        throw e;
       }
-      if (c.insert) this.insertRow(c.insert);
-      if (c.update && s.update.run(params(c.update)).changes === 0) {
-        throw new JanusError('conflict', 'the client record changed meanwhile; retry');
-      }
-      if (c.rename) {
-        if (s.remove.run(c.rename.from, c.rename.expectVersion).changes === 0) throw new JanusError('conflict', 'the client record changed meanwhile; retry');
-        this.insertRow(c.rename.row);
-      }
-      opts.beforeCommit?.(c);
     });
     const tx = this.tx;
-    this.batchTx = db.transaction((cs: Commit[]) =>
-      cs.map((c) => {
+    this.batchTx = db.transaction((cs: Commit[]) => {
+      this.sync(); // inside the write lock: nobody else can append before COMMIT
+      return cs.map((c) => {
         try {
           tx(c); // nested: a SAVEPOINT of its own
           return null;
         } catch (e) {
           return e;
         }
-      }),
-    );
+      });
+    });
+    // Fill the map from the log (everything not yet expired); later rows arrive through sync().
+    db.transaction(() => {
+      this.dataVersion = s.dataVersion.get()!;
+      this.tail(Math.floor(Date.now() / 1000));
+    })();
+    this.syncedAt = Date.now();
+  }
+
+  /** Reads what other connections committed since the last look (`PRAGMA data_version` says whether any did). */
+  private sync(): void {
+    const v = this.stmts.dataVersion.get()!;
+    this.syncedAt = Date.now();
+    if (v === this.dataVersion) return;
+    this.dataVersion = v;
+    this.clients.clear();
+    this.tail(0);
+  }
+
+  private tail(minExpires: number): void {
+    for (const r of this.stmts.tail.iterate(this.seq, minExpires)) {
+      const was = this.used.get(r.key);
+      if (was === undefined || r.expires > was) this.used.set(r.key, r.expires);
+      this.seq = r.seq;
+    }
+  }
+
+  private remember(row: ClientRow): void {
+    if (this.clients.size >= this.cacheSize) this.clients.delete(this.clients.keys().next().value!);
+    this.clients.set(row.alias, row);
   }
 
   /**
@@ -152,14 +223,32 @@ export class SqliteStore implements Store {
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
+    const before = this.snapshotUsed(batch);
+    const seq = this.seq;
     let results: (unknown | null)[];
     try {
       results = this.batchTx(batch.map((p) => p.c));
     } catch (e) {
+      // The whole transaction rolled back: undo the map, and read the log again at the next look.
+      this.restoreUsed(before);
+      this.seq = seq;
+      this.dataVersion = -1;
       for (const p of batch) p.reject(e);
       return;
     }
     batch.forEach((p, i) => (results[i] === null ? p.resolve() : p.reject(results[i])));
+  }
+
+  private snapshotUsed(batch: { c: Commit }[]): [string, number | undefined][] {
+    return batch.flatMap((p) => (p.c.useOnce ?? []).map((u): [string, number | undefined] => [u.key, this.used.get(u.key)]));
+  }
+
+  private restoreUsed(before: [string, number | undefined][]): void {
+    for (let i = before.length - 1; i >= 0; i--) {
+      const [k, was] = before[i]!;
+      if (was === undefined) this.used.delete(k);
+      else this.used.set(k, was);
+    }
   }
 
   private insertRow(row: ClientRow): void {
@@ -183,13 +272,35 @@ export class SqliteStore implements Store {
   }
 
   async getClient(alias: string): Promise<ClientRow | null> {
+    if (Date.now() - this.syncedAt >= this.staleMs) this.sync();
+    const hit = this.clients.get(alias);
+    if (hit) return hit;
     const r = this.stmts.get.get(alias);
-    return r ? toClient(r) : null;
+    if (!r) return null; // unknown aliases are not cached: anyone can send them
+    const row = toClient(r);
+    this.remember(row);
+    return row;
   }
 
   async commit(c: Commit): Promise<void> {
     if (c.insert || c.update || c.rename) {
-      this.tx(c);
+      const before = this.snapshotUsed([{ c }]);
+      const seq = this.seq;
+      try {
+        this.db.transaction(() => {
+          this.sync();
+          this.tx(c);
+        }).immediate();
+      } catch (e) {
+        // Rolled back: undo the map, and read the log again (from before this commit) at the next look.
+        this.restoreUsed(before);
+        this.seq = seq;
+        this.dataVersion = -1;
+        throw e;
+      }
+      // Committed: the cache follows.
+      if (c.rename) this.clients.delete(c.rename.from);
+      for (const row of [c.insert, c.update, c.rename?.row]) if (row) this.remember(row);
       return;
     }
     return new Promise<void>((resolve, reject) => {
@@ -199,7 +310,15 @@ export class SqliteStore implements Store {
   }
 
   async cleanup(now: number): Promise<number> {
-    return this.stmts.cleanup.run(now).changes;
+    let forgotten = 0;
+    for (const [k, expires] of this.used) {
+      if (expires < now) {
+        this.used.delete(k);
+        forgotten++;
+      }
+    }
+    this.stmts.cleanup.run(now); // log rows: a value used twice (after expiring) has two
+    return forgotten;
   }
 
   async countClients(): Promise<number> {

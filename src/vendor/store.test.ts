@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { randomBytes, toHex } from '../crypto/bytes.ts';
 import { skepOnResponse, skepStart, type ClientRecord } from '../protocol/index.ts';
@@ -69,6 +70,89 @@ describe('SqliteStore commits are all or nothing', () => {
     // The ciphertext is bound to its alias: moved to another row it does not decrypt.
     expect(() => decryptKey(rk, 'F'.repeat(22), row.gen, row.keyEnc)).toThrow();
     await again.close();
+  });
+});
+
+describe('SqliteStore memory state follows the database', () => {
+  const rk = randomBytes(32);
+  it('one-time values survive a restart (the replay log is read back)', async () => {
+    const path = join(tmp(), 'v.db');
+    const a = new SqliteStore(path);
+    await a.commit({ now: 10, useOnce: [{ key: 'n1', expires: 4_000_000_000 }] });
+    await a.close();
+    const b = new SqliteStore(path);
+    await expect(b.commit({ now: 10, useOnce: [{ key: 'n1', expires: 4_000_000_000 }] })).rejects.toMatchObject({ code: 'replayed' });
+    await b.commit({ now: 10, useOnce: [{ key: 'n2', expires: 4_000_000_000 }] });
+    await b.close();
+  });
+
+  it('two connections to one file (two vendor processes): replays, updates and renames are seen by the other', async () => {
+    const path = join(tmp(), 'v.db');
+    const a = new SqliteStore(path, { readStalenessMs: 0 });
+    const b = new SqliteStore(path, { readStalenessMs: 0 });
+    await a.commit({ now: 10, useOnce: [{ key: 'n', expires: 100 }] });
+    await expect(b.commit({ now: 10, useOnce: [{ key: 'n', expires: 100 }] })).rejects.toMatchObject({ code: 'replayed' });
+    // ... and the other way round, through the non-batched path too.
+    await b.commit({ now: 10, useOnce: [{ key: 'm', expires: 100 }] });
+    await expect(a.commit({ now: 10, useOnce: [{ key: 'm', expires: 100 }], insert: toRow(rk, record('G'.repeat(22)), 1) })).rejects.toMatchObject({ code: 'replayed' });
+
+    const r = record('H'.repeat(22));
+    await a.commit({ now: 10, insert: toRow(rk, r, 1) });
+    expect((await b.getClient(r.alias))!.version).toBe(1); // cached in b now
+    await a.commit({ now: 10, update: toRow(rk, { ...r, data: { a: 2 } }, 2) });
+    expect(JSON.parse((await b.getClient(r.alias))!.data)).toEqual({ a: 2 });
+    // b's cache is stale only until its next look; a versioned write from stale data is refused.
+    await a.commit({ now: 10, rename: { from: r.alias, expectVersion: 2, row: toRow(rk, { ...r, alias: 'I'.repeat(22) }, 3) } });
+    await expect(b.commit({ now: 10, update: toRow(rk, { ...r, data: { a: 9 } }, 3) })).rejects.toMatchObject({ code: 'conflict' });
+    expect(await b.getClient(r.alias)).toBeNull();
+    expect((await b.getClient('I'.repeat(22)))!.version).toBe(3);
+    await a.close();
+    await b.close();
+  });
+
+  it('reads may lag another connection by at most readStalenessMs; commits never do', async () => {
+    const path = join(tmp(), 'v.db');
+    const a = new SqliteStore(path);
+    const b = new SqliteStore(path, { readStalenessMs: 60_000 });
+    const r = record('J'.repeat(22));
+    await a.commit({ now: 10, insert: toRow(rk, r, 1) });
+    expect(await b.getClient(r.alias)).not.toBeNull();
+    await a.commit({ now: 10, update: toRow(rk, { ...r, data: { a: 2 } }, 2) });
+    expect((await b.getClient(r.alias))!.version).toBe(1); // within the staleness bound
+    await b.commit({ now: 10, useOnce: [{ key: 'z', expires: 100 }] }); // a commit looks
+    expect((await b.getClient(r.alias))!.version).toBe(2);
+    await a.close();
+    await b.close();
+  });
+
+  it('a failed commit leaves no one-time value in memory, batched or not', async () => {
+    const s = new SqliteStore(':memory:');
+    const r = record('K'.repeat(22));
+    await s.commit({ now: 1, insert: toRow(rk, r, 1) });
+    // The update conflicts, so its nonce must stay usable.
+    await expect(s.commit({ now: 1, useOnce: [{ key: 'u', expires: 100 }], update: toRow(rk, r, 5) })).rejects.toMatchObject({ code: 'conflict' });
+    // Batched: one replayed commit fails alone, the others in the same turn succeed.
+    const results = await Promise.allSettled([
+      s.commit({ now: 1, useOnce: [{ key: 'u', expires: 100 }] }),
+      s.commit({ now: 1, useOnce: [{ key: 'v', expires: 100 }, { key: 'u', expires: 100 }] }),
+      s.commit({ now: 1, useOnce: [{ key: 'w', expires: 100 }] }),
+    ]);
+    expect(results.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    await s.commit({ now: 1, useOnce: [{ key: 'v', expires: 100 }] }); // 'v' went back with its commit
+    await s.close();
+  });
+
+  it('migrates a schema-1 database: its one-time values still count', async () => {
+    const path = join(tmp(), 'v.db');
+    const old = new Database(path);
+    old.exec(`CREATE TABLE clients (alias TEXT PRIMARY KEY, gen INTEGER NOT NULL, key_enc BLOB NOT NULL, data TEXT NOT NULL, chain TEXT, closed_chains TEXT NOT NULL,
+      receipt TEXT, registered_at INTEGER NOT NULL, valid_from INTEGER NOT NULL, valid_until INTEGER, updated_at INTEGER NOT NULL, version INTEGER NOT NULL) STRICT;
+      CREATE TABLE used (key TEXT PRIMARY KEY, expires INTEGER NOT NULL) STRICT, WITHOUT ROWID; CREATE INDEX used_expires ON used (expires);
+      INSERT INTO used VALUES ('old', 4000000000); PRAGMA user_version = 1;`);
+    old.close();
+    const s = new SqliteStore(path);
+    await expect(s.commit({ now: 10, useOnce: [{ key: 'old', expires: 4_000_000_000 }] })).rejects.toMatchObject({ code: 'replayed' });
+    await s.close();
   });
 });
 
