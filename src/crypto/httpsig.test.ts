@@ -7,6 +7,7 @@ import {
   type HttpView,
   type SigParams,
   parseSignature,
+  parseSignatureGeneral,
   serializeSignatureParams,
   signHmac,
   signatureBase,
@@ -479,6 +480,50 @@ describe('properties', () => {
         }
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('the canonical fast path of parseSignature', () => {
+  /** parseSignature's outcome, and the general parser's, as comparable values. */
+  const outcome = (f: () => unknown) => {
+    try {
+      return { ok: f() };
+    } catch (e) {
+      return { code: e instanceof JanusError ? e.code : `not a JanusError: ${String(e)}` };
+    }
+  };
+  const component = fc.constantFrom('@method', '@target-uri', '@status', '@authority', 'content-digest', 'janus-challenge', 'x', '@method;req', '@target-uri;req', 'content-type');
+  const str = fc.stringMatching(/^[\x20-\x7e]{0,12}$/);
+  const params = fc.record(
+    { created: fc.nat(), expires: fc.nat(), nonce: str, alg: fc.constant('hmac-sha256' as const), keyid: str, tag: str },
+    { requiredKeys: ['created', 'keyid'] },
+  );
+  // Edits that keep the text close to canonical, so both paths see near misses.
+  const edit = fc.tuple(fc.nat(), fc.constantFrom('', ' ', '"', '\\', ';', '=', '0', '(', ')', ',', ':', 'a', ';req', '?1', ';created=1', ', b=()'));
+
+  it('agrees with the general parser on every input, and its base is the general one', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(component, { maxLength: 5 }), params, fc.array(edit, { maxLength: 2 }), fc.boolean(), (components, p, edits, editSig) => {
+        const signed = signHmac(new Uint8Array(32).fill(7), 'janus', components, p as SigParams, { method: 'GET', targetUri: 'https://a.example/x', status: 200, headers: { 'content-digest': 'd', 'janus-challenge': 'c', x: '1', 'content-type': 't' }, request: { method: 'GET', targetUri: 'https://a.example/x', headers: {} } });
+        let input = signed.signatureInput;
+        let sig = signed.signature;
+        for (const [at, text] of edits) {
+          if (editSig) sig = sig.slice(0, at % (sig.length + 1)) + text + sig.slice(at % (sig.length + 1));
+          else input = input.slice(0, at % (input.length + 1)) + text + input.slice(at % (input.length + 1));
+        }
+        const fast = outcome(() => parseSignature('janus', input, sig));
+        expect(fast).toEqual(outcome(() => parseSignatureGeneral('janus', input, sig)));
+        if ('ok' in fast) {
+          // The MAC verifies through either path exactly when the text is what was signed.
+          const view = { method: 'GET', targetUri: 'https://a.example/x', status: 200, headers: { 'content-digest': 'd', 'janus-challenge': 'c', x: '1', 'content-type': 't' }, request: { method: 'GET', targetUri: 'https://a.example/x', headers: {} } };
+          const a = outcome(() => verifyHmac(new Uint8Array(32).fill(7), fast.ok as ReturnType<typeof parseSignature>, view));
+          const b = outcome(() => verifyHmac(new Uint8Array(32).fill(7), parseSignatureGeneral('janus', input, sig), view));
+          expect(a).toEqual(b);
+          if (edits.length === 0) expect(a).toEqual({ ok: undefined });
+        }
+      }),
+      { numRuns: 3000 },
     );
   });
 });

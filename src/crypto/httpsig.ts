@@ -10,7 +10,7 @@
  * 'bad_signature' when the MAC does not verify.
  */
 import { JanusError } from '../errors.ts';
-import { abytes, equalBytes, utf8 } from './bytes.ts';
+import { abytes, b64, equalBytes, utf8 } from './bytes.ts';
 import { hmacSha256 } from './hash.ts';
 import {
   type SfBareItem,
@@ -101,8 +101,21 @@ function parseComponent(c: string): ComponentId {
 
 const componentKey = (id: ComponentId): string => (id.req ? `${id.name};req` : id.name);
 
+// Every Janus message covers one of a few component lists: check and parse each distinct one once
+// (JSON as the key: unambiguous whatever the strings hold). Callers never mutate the result.
+const componentLists = new Map<string, ComponentId[]>();
 function parseComponentList(components: readonly string[]): ComponentId[] {
   if (!Array.isArray(components)) throw new TypeError('"components" expected an array');
+  const key = JSON.stringify(components);
+  let ids = componentLists.get(key);
+  if (ids === undefined) {
+    ids = parseComponentListOnce(components);
+    if (componentLists.size < 256) componentLists.set(key, ids);
+  }
+  return ids;
+}
+
+function parseComponentListOnce(components: readonly string[]): ComponentId[] {
   const ids = components.map(parseComponent);
   // RFC 9421 §2: each component identifier occurs only once in the covered components
   const seen = new Set<string>();
@@ -307,8 +320,19 @@ function serializeParamsInOrder(ids: readonly ComponentId[], params: SigParams, 
   // RFC 9421 §2.3: an Inner List of the component identifiers, the metadata as its parameters
   // (RFC 8941 §4.1.1.1 / §4.1.1.2 serialization, written out directly: this is the hot path)
   let out = `(${ids.map(componentIdString).join(' ')})`;
-  for (const n of order) out += `;${n}=${serializeBareItem(paramValue(n, params))}`;
+  for (const n of order) out += `;${n}=${serializeParam(n, params)}`;
   return out;
+}
+
+// RFC 8941 §4.1.6: a String with neither '"' nor '\\' serializes as itself between quotes.
+const PLAIN_STRING_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function serializeParam(name: SigParamName, params: SigParams): string {
+  const value = params[name];
+  checkParam(name, value);
+  if (typeof value === 'number') return String(value); // checkParam: a non-negative integer, at most 15 digits
+  if (PLAIN_STRING_RE.test(value as string)) return `"${value as string}"`;
+  return serializeBareItem(paramValue(name, params));
 }
 
 const signingOrder = (params: SigParams): SigParamName[] =>
@@ -322,9 +346,9 @@ export function serializeSignatureParams(components: readonly string[], params: 
 // ---------------------------------------------------------------------------------------------
 // Signature base (RFC 9421 §2.5)
 
-function buildBase(ids: readonly ComponentId[], params: SigParams, order: readonly SigParamName[], msg: HttpView): string {
+function buildBase(ids: readonly ComponentId[], params: SigParams, order: readonly SigParamName[], msg: HttpView, paramsLine?: string): string {
   if (msg === null || typeof msg !== 'object') throw new TypeError('"msg" expected an object');
-  const sigParams = serializeParamsInOrder(ids, params, order);
+  const sigParams = paramsLine ?? serializeParamsInOrder(ids, params, order);
   const lines: string[] = [];
   for (const id of ids) {
     // RFC 9421 §2.5: `<serialized component identifier>: <value>`, one line per component
@@ -358,14 +382,11 @@ export function signHmac(
   const labelKey = serializeKey(label);
   const ids = parseComponentList(components);
   const order = signingOrder(params);
-  const base = buildBase(ids, params, order, msg);
-  const sig = mac(key, base);
-  // RFC 9421 §4.1, §4.2: both fields are Dictionaries keyed by the label
   const inner = serializeParamsInOrder(ids, params, order);
-  return {
-    signatureInput: `${labelKey}=${inner}`,
-    signature: serializeDictionary([[label, sfItem(sfBytes(sig))]]),
-  };
+  const sig = mac(key, buildBase(ids, params, order, msg, inner));
+  // RFC 9421 §4.1, §4.2: both fields are Dictionaries keyed by the label; the Signature member is
+  // a Byte Sequence, `:base64:` (RFC 8941 §4.1.8), exactly what serializeDictionary would write.
+  return { signatureInput: `${labelKey}=${inner}`, signature: `${labelKey}=:${b64.encode(sig)}:` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,6 +410,11 @@ export function parseSignature(
   if (typeof signatureInput !== 'string' || typeof signature !== 'string') {
     throw new TypeError('"signatureInput" and "signature" expected strings');
   }
+  return parseCanonical(label, signatureInput, signature) ?? parseSignatureGeneral(label, signatureInput, signature);
+}
+
+/** parseSignature without the fast path (exported so tests can hold the two against each other). */
+export function parseSignatureGeneral(label: string, signatureInput: string, signature: string): ParsedSignature {
   // RFC 9421 §4.1, §4.2: both fields are Dictionaries
   const inputs = parseDictionary(signatureInput);
   const sigs = parseDictionary(signature);
@@ -458,6 +484,64 @@ export function verifyHmac(key: Uint8Array, parsed: ParsedSignature, msg: HttpVi
     throw new TypeError('"parsed" expected parseSignature output');
   }
   const ids = parseComponentList(parsed.components);
-  const base = buildBase(ids, parsed.params, parsed.paramOrder, msg);
+  const base = buildBase(ids, parsed.params, parsed.paramOrder, msg, paramsLines.get(parsed));
   if (!equalBytes(mac(key, base), parsed.signature)) throw new JanusError('bad_signature');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fast path for what Janus itself sends: one label, every item in its canonical serialization.
+// It accepts only input whose meaning is certain, and returns null for anything else, so the
+// general parser above decides (and words the error). For such input the received inner list is
+// byte for byte what serializeParamsInOrder would rebuild, so verification uses it as it came.
+
+const paramsLines = new WeakMap<ParsedSignature, string>();
+const STR = '"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*"';
+const canonicalRes = new Map<string, { input: RegExp; signature: RegExp }>();
+const ITEM_RE = /"([^"]*)"(;req)?/g;
+const PARAM_RE = /;([a-z*][a-z0-9_.*-]*)=(?:(0|[1-9][0-9]{0,14})|"([^"]*)")/g;
+
+function canonicalRe(label: string): { input: RegExp; signature: RegExp } | null {
+  let re = canonicalRes.get(label);
+  if (re === undefined) {
+    if (!/^[a-z*][a-z0-9_.*-]*$/.test(label) || canonicalRes.size >= 64) return null;
+    const l = label.replace(/[.*]/g, '\\$&');
+    re = {
+      input: new RegExp(`^${l}=(\\(((?:${STR}(?:;req)?)(?: ${STR}(?:;req)?)*)?\\)((?:;[a-z*][a-z0-9_.*-]*=(?:0|[1-9][0-9]{0,14}|${STR}))*))$`),
+      signature: new RegExp(`^${l}=:([A-Za-z0-9+/]+={0,2}):$`),
+    };
+    canonicalRes.set(label, re);
+  }
+  return re;
+}
+
+function parseCanonical(label: string, signatureInput: string, signature: string): ParsedSignature | null {
+  try {
+    const re = canonicalRe(label);
+    const mi = re?.input.exec(signatureInput);
+    const ms = mi ? re!.signature.exec(signature) : null;
+    if (!mi || !ms) return null;
+    const components: string[] = [];
+    for (const m of (mi[2] ?? '').matchAll(ITEM_RE)) {
+      checkComponentName(m[1]!);
+      components.push(m[2] ? `${m[1]!};req` : m[1]!);
+    }
+    parseComponentList(components); // duplicates
+    const params: Partial<Record<SigParamName, string | number>> = {};
+    const paramOrder: SigParamName[] = [];
+    for (const m of mi[3]!.matchAll(PARAM_RE)) {
+      const k = m[1]!;
+      if (!isParamName(k) || params[k] !== undefined) return null;
+      const isInt = m[2] !== undefined;
+      if (isInt !== (k === 'created' || k === 'expires')) return null;
+      if (k === 'alg' && m[3] !== HMAC_SHA256) return null;
+      params[k] = isInt ? Number(m[2]) : m[3]!;
+      paramOrder.push(k);
+    }
+    if (params.created === undefined || params.keyid === undefined) return null;
+    const parsed: ParsedSignature = { components, params: params as unknown as SigParams, signature: b64.decode(ms[1]!), paramOrder };
+    paramsLines.set(parsed, mi[1]!);
+    return parsed;
+  } catch {
+    return null;
+  }
 }
