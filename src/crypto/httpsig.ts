@@ -104,14 +104,19 @@ const componentKey = (id: ComponentId): string => (id.req ? `${id.name};req` : i
 // Every Janus message covers one of a few component lists: check and parse each distinct one once
 // (JSON as the key: unambiguous whatever the strings hold). Callers never mutate the result.
 const componentLists = new Map<string, ComponentId[]>();
+// Frozen lists (the fast parser's) cannot change, so their identity is a key too.
+const frozenLists = new WeakMap<readonly string[], ComponentId[]>();
 function parseComponentList(components: readonly string[]): ComponentId[] {
   if (!Array.isArray(components)) throw new TypeError('"components" expected an array');
+  const known = frozenLists.get(components);
+  if (known !== undefined) return known;
   const key = JSON.stringify(components);
   let ids = componentLists.get(key);
   if (ids === undefined) {
     ids = parseComponentListOnce(components);
     if (componentLists.size < 256) componentLists.set(key, ids);
   }
+  if (Object.isFrozen(components)) frozenLists.set(components, ids);
   return ids;
 }
 
@@ -495,51 +500,89 @@ export function verifyHmac(key: Uint8Array, parsed: ParsedSignature, msg: HttpVi
 // byte for byte what serializeParamsInOrder would rebuild, so verification uses it as it came.
 
 const paramsLines = new WeakMap<ParsedSignature, string>();
-const STR = '"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*"';
-const canonicalRes = new Map<string, { input: RegExp; signature: RegExp }>();
-const ITEM_RE = /"([^"]*)"(;req)?/g;
-const PARAM_RE = /;([a-z*][a-z0-9_.*-]*)=(?:(0|[1-9][0-9]{0,14})|"([^"]*)")/g;
+const PLAIN_CHARS_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const KEY_RE = /^[a-z*][a-z0-9_.*-]*$/;
+const INT_RE = /^(?:0|[1-9][0-9]{0,14})$/;
+const B64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
+/** Inner-list heads seen before (`("@method" ...)`) -> their checked component names. */
+const canonicalLists = new Map<string, readonly string[]>();
 
-function canonicalRe(label: string): { input: RegExp; signature: RegExp } | null {
-  let re = canonicalRes.get(label);
-  if (re === undefined) {
-    if (!/^[a-z*][a-z0-9_.*-]*$/.test(label) || canonicalRes.size >= 64) return null;
-    const l = label.replace(/[.*]/g, '\\$&');
-    re = {
-      input: new RegExp(`^${l}=(\\(((?:${STR}(?:;req)?)(?: ${STR}(?:;req)?)*)?\\)((?:;[a-z*][a-z0-9_.*-]*=(?:0|[1-9][0-9]{0,14}|${STR}))*))$`),
-      signature: new RegExp(`^${l}=:([A-Za-z0-9+/]+={0,2}):$`),
-    };
-    canonicalRes.set(label, re);
+function canonicalComponents(list: string): readonly string[] | null {
+  let components = canonicalLists.get(list);
+  if (components !== undefined) return components;
+  // `(` items separated by one space `)`, each item `"name"` or `"name";req`.
+  if (list === '()') components = [];
+  else {
+    const items = list.slice(1, -1).split(' ');
+    const out: string[] = [];
+    for (const item of items) {
+      const req = item.endsWith(';req');
+      const q = req ? item.slice(0, -4) : item;
+      if (q.length < 2 || q[0] !== '"' || q[q.length - 1] !== '"') return null;
+      const name = q.slice(1, -1);
+      if (!PLAIN_CHARS_RE.test(name)) return null;
+      checkComponentName(name);
+      out.push(req ? `${name};req` : name);
+    }
+    parseComponentList(out); // duplicates
+    components = Object.freeze(out);
   }
-  return re;
+  if (canonicalLists.size < 256) canonicalLists.set(list, components);
+  return components;
 }
 
 function parseCanonical(label: string, signatureInput: string, signature: string): ParsedSignature | null {
   try {
-    const re = canonicalRe(label);
-    const mi = re?.input.exec(signatureInput);
-    const ms = mi ? re!.signature.exec(signature) : null;
-    if (!mi || !ms) return null;
-    const components: string[] = [];
-    for (const m of (mi[2] ?? '').matchAll(ITEM_RE)) {
-      checkComponentName(m[1]!);
-      components.push(m[2] ? `${m[1]!};req` : m[1]!);
-    }
-    parseComponentList(components); // duplicates
+    if (!KEY_RE.test(label)) return null;
+    // Signature: exactly `label=:base64:`.
+    const sigHead = `${label}=:`;
+    if (!signature.startsWith(sigHead) || !signature.endsWith(':')) return null;
+    const sig64 = signature.slice(sigHead.length, -1);
+    if (!B64_RE.test(sig64)) return null;
+    // Signature-Input: exactly `label=(components);name=value...`.
+    const head = `${label}=(`;
+    if (!signatureInput.startsWith(head)) return null;
+    const close = signatureInput.indexOf(')', head.length);
+    if (close < 0) return null;
+    const components = canonicalComponents(signatureInput.slice(head.length - 1, close + 1));
+    if (components === null) return null;
     const params: Partial<Record<SigParamName, string | number>> = {};
     const paramOrder: SigParamName[] = [];
-    for (const m of mi[3]!.matchAll(PARAM_RE)) {
-      const k = m[1]!;
+    let i = close + 1;
+    const n = signatureInput.length;
+    while (i < n) {
+      if (signatureInput[i] !== ';') return null;
+      const eq = signatureInput.indexOf('=', i);
+      if (eq < 0) return null;
+      const k = signatureInput.slice(i + 1, eq);
       if (!isParamName(k) || params[k] !== undefined) return null;
-      const isInt = m[2] !== undefined;
-      if (isInt !== (k === 'created' || k === 'expires')) return null;
-      if (k === 'alg' && m[3] !== HMAC_SHA256) return null;
-      params[k] = isInt ? Number(m[2]) : m[3]!;
+      let end: number;
+      if (k === 'created' || k === 'expires') {
+        end = signatureInput.indexOf(';', eq);
+        if (end < 0) end = n;
+        const digits = signatureInput.slice(eq + 1, end);
+        if (!INT_RE.test(digits)) return null;
+        params[k] = Number(digits);
+      } else {
+        if (signatureInput[eq + 1] !== '"') return null;
+        const q = signatureInput.indexOf('"', eq + 2);
+        if (q < 0) return null;
+        const v = signatureInput.slice(eq + 2, q);
+        if (!PLAIN_CHARS_RE.test(v) || (k === 'alg' && v !== HMAC_SHA256)) return null;
+        params[k] = v;
+        end = q + 1;
+      }
       paramOrder.push(k);
+      i = end;
     }
     if (params.created === undefined || params.keyid === undefined) return null;
-    const parsed: ParsedSignature = { components, params: params as unknown as SigParams, signature: b64.decode(ms[1]!), paramOrder };
-    paramsLines.set(parsed, mi[1]!);
+    const parsed: ParsedSignature = {
+      components: components as string[],
+      params: params as unknown as SigParams,
+      signature: b64.decode(sig64),
+      paramOrder,
+    };
+    paramsLines.set(parsed, signatureInput.slice(head.length - 1));
     return parsed;
   } catch {
     return null;

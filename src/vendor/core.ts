@@ -98,6 +98,18 @@ const JANUS_PATHS = new Set<string>([WELL_KNOWN, ...Object.values(PATHS)]);
 export interface RequestInfo {
   /** The client's network address, for the SKEP rate limit. */
   address?: string;
+  /**
+   * The request's headers as Node's IncomingMessage has them (lower-case names): a Node adapter
+   * passes them so that no Web Headers object is built for the request. Must be the same request's.
+   */
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/** One header from RequestInfo.headers (repeated fields joined as Headers.get would) or the Request. */
+function headerOf(request: Request, info: RequestInfo, name: string): string | null {
+  if (!info.headers) return request.headers.get(name);
+  const v = info.headers[name];
+  return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
 }
 
 function publicClient(r: ClientRecord): JanusClient {
@@ -118,6 +130,8 @@ export class JanusVendor {
   private readonly routes: (Route & { handler?: ProtectedHandler })[] = [];
   private readonly limiter: RateLimiter;
   private readonly keyCache = new Map<string, Uint8Array>();
+  /** Decoded records by stored row: a store that hands out the same row object (SqliteStore's cache) skips decoding. */
+  private readonly records = new WeakMap<ClientRow, ClientRecord>();
   private readonly cleanupTimer: ReturnType<typeof setInterval>;
 
   constructor(config: VendorConfig, store: Store, routes: readonly RouteSpec[] = []) {
@@ -156,9 +170,13 @@ export class JanusVendor {
 
   /** True when `handle` answers this request (Janus endpoints and protected routes). */
   handles(request: Request): boolean {
-    const url = new URL(request.url);
-    if (JANUS_PATHS.has(url.pathname)) return true;
-    const r = routeFor(this.routes, url.pathname, request.method);
+    return this.answers(request.method, new URL(request.url).pathname);
+  }
+
+  /** True when requests with this method and path go to the vendor (`handle`/`handleMessage`), not the app. */
+  answers(method: string, path: string): boolean {
+    if (JANUS_PATHS.has(path)) return true;
+    const r = routeFor(this.routes, path, method);
     return r !== null && r.level !== 'credential';
   }
 
@@ -167,20 +185,44 @@ export class JanusVendor {
    * app handles it. Bad input is always a 4xx with a stable code, never a 5xx.
    */
   async handle(request: Request, info: RequestInfo = {}): Promise<Response | null> {
-    if (!this.handles(request)) return null;
+    const url = new URL(request.url);
+    if (!this.answers(request.method, url.pathname)) return null;
+    const c = this.config;
+    const known = { url, ...(info.headers ? { headers: info.headers } : {}) };
+    return toResponse(await this.answer(request.method, url, info, () => readRequest(request, c.limits.maxBodyBytes, c.limits.maxHeaderBytes, c.idV, known)));
+  }
+
+  /**
+   * `handle` on plain messages, without Web Request and Response objects: for Node adapters that
+   * already hold the bytes. `msg.url` is the absolute URL as received, header names are lower-case,
+   * and the body is read (its size is checked here too). Null when the app should answer.
+   */
+  async handleMessage(msg: HttpRequestMsg, info: RequestInfo = {}): Promise<HttpResponseMsg | null> {
+    let url: URL;
     try {
-      return toResponse(await this.dispatch(request, info));
+      url = new URL(msg.url);
+    } catch {
+      throw new JanusError('bad_input', 'handleMessage needs an absolute URL');
+    }
+    if (!this.answers(msg.method, url.pathname)) return null;
+    const c = this.config;
+    return this.answer(msg.method, url, info, async () => checkMessage(msg, c.limits.maxBodyBytes, c.limits.maxHeaderBytes, c.idV, url));
+  }
+
+  private async answer(method: string, url: URL, info: RequestInfo, read: () => Promise<HttpRequestMsg>): Promise<HttpResponseMsg> {
+    try {
+      return await this.dispatch(method, url, info, read);
     } catch (e) {
-      if (e instanceof JanusError && e.code !== 'internal') return toResponse(errorResponse(e));
+      if (e instanceof JanusError && e.code !== 'internal') return errorResponse(e);
       // A bug or a storage failure: logged without request data (which could hold secrets).
-      console.error(`janus: internal error on ${request.method} ${new URL(request.url).pathname}:`, e instanceof Error ? e.message : e);
-      return toResponse(errorResponse(new JanusError('internal')));
+      console.error(`janus: internal error on ${method} ${url.pathname}:`, e instanceof Error ? e.message : e);
+      return errorResponse(new JanusError('internal'));
     }
   }
 
   /** The slot credential (§10): the registered client behind an ordinary request, or null. */
-  async identify(request: Request): Promise<JanusClient | null> {
-    const value = request.headers.get(HEADER.credential);
+  async identify(request: Request, info: RequestInfo = {}): Promise<JanusClient | null> {
+    const value = headerOf(request, info, HEADER.credential);
     if (!value) return null;
     try {
       const now = this.config.now();
@@ -202,7 +244,9 @@ export class JanusVendor {
   }
 
   private record(row: ClientRow): ClientRecord {
-    // Decrypting a stored key is cheap, but it is on every request: keep a small cache keyed by the ciphertext.
+    const known = this.records.get(row);
+    if (known) return known;
+    // Otherwise decrypting the stored key is still avoided by a small cache keyed by the ciphertext.
     const id = b64u.encode(row.keyEnc);
     const cached = this.keyCache.get(id);
     const r = fromRow(this.config.rk, row, cached);
@@ -210,6 +254,7 @@ export class JanusVendor {
       if (this.keyCache.size > 10_000) this.keyCache.clear();
       this.keyCache.set(id, r.k);
     }
+    this.records.set(row, r);
     return r;
   }
 
@@ -218,12 +263,11 @@ export class JanusVendor {
     return row ? { row, record: this.record(row) } : null;
   }
 
-  private async dispatch(request: Request, info: RequestInfo): Promise<HttpResponseMsg> {
+  private async dispatch(rawMethod: string, url: URL, info: RequestInfo, read: () => Promise<HttpRequestMsg>): Promise<HttpResponseMsg> {
     const c = this.config;
     const vk = c.vk;
-    const url = new URL(request.url);
     const path = url.pathname;
-    const method = request.method.toUpperCase();
+    const method = rawMethod.toUpperCase();
     const now = c.now();
 
     if (path === WELL_KNOWN) {
@@ -235,7 +279,7 @@ export class JanusVendor {
       };
     }
 
-    const msg = await readRequest(request, c.limits.maxBodyBytes, c.limits.maxHeaderBytes, c.idV);
+    const msg = await read();
     if (path !== WELL_KNOWN && method !== 'POST' && JANUS_PATHS.has(path)) throw new JanusError('malformed', `${path} takes POST`);
 
     switch (path) {
@@ -354,15 +398,31 @@ async function runHandler(h: ProtectedHandler, ctx: HandlerContext): Promise<{ s
 }
 
 /** Web Request -> the protocol core's message, enforcing the size limits while reading. */
-export async function readRequest(request: Request, maxBody: number, maxHeaders: number, idV: string): Promise<HttpRequestMsg> {
+export async function readRequest(
+  request: Request,
+  maxBody: number,
+  maxHeaders: number,
+  idV: string,
+  known: { url?: URL; headers?: RequestInfo['headers'] } = {},
+): Promise<HttpRequestMsg> {
   const headers: Record<string, string> = {};
   let total = 0;
-  request.headers.forEach((v, k) => {
-    total += k.length + v.length + 4;
-    headers[k] = v;
-  });
+  if (known.headers) {
+    for (const k in known.headers) {
+      const raw = known.headers[k];
+      if (raw === undefined) continue;
+      const v = Array.isArray(raw) ? raw.join(', ') : raw;
+      total += k.length + v.length + 4;
+      headers[k] = v;
+    }
+  } else {
+    request.headers.forEach((v, k) => {
+      total += k.length + v.length + 4;
+      headers[k] = v;
+    });
+  }
   if (total > maxHeaders) throw new JanusError('too_large', `request headers exceed ${maxHeaders} bytes`);
-  const declared = Number(request.headers.get('content-length') ?? '0');
+  const declared = Number(headers['content-length'] ?? '0');
   if (declared > maxBody) throw new JanusError('too_large', `request body exceeds ${maxBody} bytes`);
   let body = new Uint8Array(0);
   // Touching .body makes some adapters build a full Request: GET and HEAD have no body anyway.
@@ -389,8 +449,17 @@ export async function readRequest(request: Request, maxBody: number, maxHeaders:
     }
   }
   // The target URI is rebuilt from id_V: a proxy's Host header cannot change what is verified.
-  const url = new URL(request.url);
+  const url = known.url ?? new URL(request.url);
   return { method, url: idV + url.pathname + url.search, headers, body };
+}
+
+/** handleMessage's input checks: the limits readRequest applies while reading, and the URL from id_V. */
+function checkMessage(msg: HttpRequestMsg, maxBody: number, maxHeaders: number, idV: string, url: URL): HttpRequestMsg {
+  let total = 0;
+  for (const k in msg.headers) total += k.length + (msg.headers[k]?.length ?? 0) + 4;
+  if (total > maxHeaders) throw new JanusError('too_large', `request headers exceed ${maxHeaders} bytes`);
+  if (msg.body.length > maxBody) throw new JanusError('too_large', `request body exceeds ${maxBody} bytes`);
+  return { method: msg.method.toUpperCase(), url: idV + url.pathname + url.search, headers: msg.headers, body: msg.body };
 }
 
 export function toResponse(m: HttpResponseMsg): Response {

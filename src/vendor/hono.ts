@@ -3,16 +3,20 @@
  * puts the slot-credential client (or null) in `c.get('janusClient')` for every other route.
  */
 import type { MiddlewareHandler } from 'hono';
-import type { JanusClient, JanusVendor } from './core.ts';
+import type { JanusClient, JanusVendor, RequestInfo } from './core.ts';
 
 export type JanusVariables = { janusClient: JanusClient | null };
 
 export function janus(vendor: JanusVendor, opts: { address?: (c: Parameters<MiddlewareHandler>[0]) => string | undefined } = {}): MiddlewareHandler<{ Variables: JanusVariables }> {
   return async function janusMiddleware(c, next) {
     const addr = opts.address?.(c);
-    const res = await vendor.handle(c.req.raw, addr ? { address: addr } : {});
+    // On @hono/node-server the Node request is at hand: reading its headers directly spares
+    // building a Web Headers object for every request.
+    const incoming = (c.env as { incoming?: { headers?: RequestInfo['headers'] } } | undefined)?.incoming;
+    const info: RequestInfo = { ...(addr ? { address: addr } : {}), ...(incoming?.headers ? { headers: incoming.headers } : {}) };
+    const res = await vendor.handle(c.req.raw, info);
     if (res) return res;
-    c.set('janusClient', await vendor.identify(c.req.raw));
+    c.set('janusClient', await vendor.identify(c.req.raw, info));
     await next();
   };
 }

@@ -11,7 +11,6 @@
  * Any Janus-Client* header arriving from outside is removed first, so the upstream can trust them as
  * long as it is reachable only through this proxy.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
@@ -19,7 +18,7 @@ import { b64u, fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { JanusError } from '../errors.ts';
 import { LIMITS, type Level } from '../protocol/index.ts';
 import type { VendorConfig } from './config.ts';
-import { JanusVendor, type HandlerContext, type JanusClient, type ProtectedHandler, type RequestInfo, type RouteSpec } from './core.ts';
+import { JanusVendor, type HandlerContext, type JanusClient, type ProtectedHandler, type RouteSpec } from './core.ts';
 import { createJanusServer, type Fallback } from './node-http.ts';
 import type { Store } from './store.ts';
 
@@ -122,8 +121,8 @@ function setClient(h: Headers, client: JanusClient, level: Level): void {
 }
 
 /** Where the site's server thinks the request came to (it sees the proxy's connection, not the client's). */
-function setForwarded(h: Headers, request: Request | undefined, origin: URL): void {
-  h.set('x-forwarded-host', request?.headers.get('host') ?? origin.host);
+function setForwarded(h: Headers, host: string | null | undefined, origin: URL): void {
+  h.set('x-forwarded-host', host ?? origin.host);
   h.set('x-forwarded-proto', origin.protocol.slice(0, -1));
 }
 
@@ -204,18 +203,8 @@ function gatewayError(e: UpstreamError): Response {
   return new Response(text, { status: e.status, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
 }
 
-/** Context of the request being handled, for what HandlerContext does not carry (the content type). */
-const currentRequest = new AsyncLocalStorage<Request>();
-
-/**
- * A JanusVendor that remembers, for its handlers, the Web Request being handled: the decrypted
- * body's media type is the outer request's Content-Type (§6.1), which HandlerContext does not expose.
- */
-export class ProxyVendor extends JanusVendor {
-  override handle(request: Request, info: RequestInfo = {}): Promise<Response | null> {
-    return currentRequest.run(request, () => super.handle(request, info));
-  }
-}
+/** The proxy's vendor (a subclass kept so that operators' code typed against it keeps working). */
+export class ProxyVendor extends JanusVendor {}
 
 function targetOf(base: URL, url: URL): URL {
   // Concatenated after the origin, so a path like "//evil.example/x" stays on the upstream's host.
@@ -228,11 +217,11 @@ export function upstreamHandler(opts: UpstreamOptions): ProtectedHandler {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const log = opts.log ?? ((s: string) => console.error(s));
   return async (ctx: HandlerContext) => {
-    const incoming = currentRequest.getStore();
     const headers = new Headers();
-    if (ctx.body.length > 0) headers.set('content-type', incoming?.headers.get('content-type') ?? 'application/octet-stream');
+    // The decrypted body's media type is the outer request's Content-Type (§6.1).
+    if (ctx.body.length > 0) headers.set('content-type', ctx.contentType ?? 'application/octet-stream');
     if (ctx.body.length > 0 || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) headers.set('content-length', String(ctx.body.length));
-    setForwarded(headers, incoming, ctx.url);
+    setForwarded(headers, ctx.headers['host'], ctx.url);
     setClient(headers, ctx.client, ctx.level);
     const target = targetOf(base, ctx.url);
     try {
@@ -260,7 +249,7 @@ export function upstreamFallback(opts: UpstreamOptions & { origin: string }): Fa
   return async (request, client) => {
     const url = new URL(request.url);
     const headers = forwardableHeaders(request.headers);
-    setForwarded(headers, request, origin);
+    setForwarded(headers, request.headers.get('host'), origin);
     if (client) setClient(headers, client, 'credential');
     const method = request.method.toUpperCase();
     const body = request.body && method !== 'GET' && method !== 'HEAD' ? Readable.fromWeb(request.body as import('node:stream/web').ReadableStream) : null;

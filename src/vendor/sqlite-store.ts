@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { JanusError } from '../errors.ts';
+import type { UseOnce } from '../protocol/index.ts';
 import type { ClientRow, Commit, Store } from './store.ts';
 
 const SCHEMA_VERSION = 2;
@@ -176,7 +177,8 @@ export class SqliteStore implements Store {
       this.sync(); // inside the write lock: nobody else can append before COMMIT
       return cs.map((c) => {
         try {
-          tx(c); // nested: a SAVEPOINT of its own
+          if (c.insert || c.update || c.rename) tx(c); // nested: a SAVEPOINT of its own
+          else this.useAll(c.useOnce ?? [], c.now); // all checked before the first write: no savepoint needed
           return null;
         } catch (e) {
           return e;
@@ -189,6 +191,18 @@ export class SqliteStore implements Store {
       this.tail(Math.floor(Date.now() / 1000));
     })();
     this.syncedAt = Date.now();
+  }
+
+  /** The hot path's commit, inside the batch transaction: every value checked in memory, then appended. */
+  private useAll(us: readonly UseOnce[], now: number): void {
+    for (let i = 0; i < us.length; i++) {
+      const was = this.used.get(us[i]!.key);
+      if ((was !== undefined && was >= now) || us.findIndex((u) => u.key === us[i]!.key) !== i) throw new JanusError('replayed');
+    }
+    for (const u of us) {
+      this.used.set(u.key, u.expires);
+      this.seq = Number(this.stmts.use.run(u.key, u.expires).lastInsertRowid);
+    }
   }
 
   /** Reads what other connections committed since the last look (`PRAGMA data_version` says whether any did). */

@@ -139,6 +139,9 @@ describe('SqliteStore memory state follows the database', () => {
     ]);
     expect(results.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     await s.commit({ now: 1, useOnce: [{ key: 'v', expires: 100 }] }); // 'v' went back with its commit
+    // One commit naming a value twice is a replay of itself, and leaves nothing behind.
+    await expect(s.commit({ now: 1, useOnce: [{ key: 'd', expires: 100 }, { key: 'd', expires: 100 }] })).rejects.toMatchObject({ code: 'replayed' });
+    await s.commit({ now: 1, useOnce: [{ key: 'd', expires: 100 }] });
     await s.close();
   });
 
