@@ -44,6 +44,8 @@ const vendor = createVendor({
 app.use(janus(vendor));
 // The baseline: the same page from a plain route of the same server (the paper's "Hello World").
 app.get('/plain', (c) => c.body(page('plain-route-alias-xxxx'), 200, { 'content-type': 'application/json' }));
+// For the load generator: this process's CPU time so far (user + system, microseconds).
+app.get('/cpu', (c) => c.json(process.cpuUsage()));
 
 const peer = httpPeer(holder.origin);
 const doc = await discover(peer, holder.origin);
