@@ -3,6 +3,7 @@
  * HMAC, HKDF and synchronous AES-GCM, several times faster than pure JS at small sizes
  * (../shared/PLATFORM.md: HMAC 5 us vs 16 us; AES-GCM 4 KiB 11 us vs 207 us).
  */
+import * as nodeCrypto from 'node:crypto';
 import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto';
 import type { CryptoProvider } from '../crypto/provider.ts';
 
@@ -33,9 +34,13 @@ function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: numbe
   return u8(out);
 }
 
+// crypto.hash (Node >= 20.12): one call instead of createHash/update/digest, about a third cheaper for small inputs.
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+const sha256 = oneShot ? (d: Uint8Array) => u8(oneShot('sha256', d, 'buffer')) : (d: Uint8Array) => u8(createHash('sha256').update(d).digest());
+
 export const nodeCryptoProvider: CryptoProvider = {
   name: 'node:crypto',
-  sha256: (d) => u8(createHash('sha256').update(d).digest()),
+  sha256,
   hmacSha256: (k, m) => u8(createHmac('sha256', k).update(m).digest()),
   hkdfSha256: hkdf,
   aesGcm: {
