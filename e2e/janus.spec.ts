@@ -260,7 +260,7 @@ test('7. screenshots: popup locked, popup unlocked on a vendor, options page', a
   await shot(options, 'options');
 });
 
-test('8. paid plan: non-repudiation SKEP with a PayWord chain, then EDDP deliveries with receipts and acknowledgements', async () => {
+test('8. paid plan: non-repudiation SKEP with a PayWord chain, then EDDP deliveries with receipts and acknowledgements, across a worker restart', async () => {
   const b = await launch();
   try {
     const p = await b.context.newPage();
@@ -285,9 +285,19 @@ test('8. paid plan: non-repudiation SKEP with a PayWord chain, then EDDP deliver
       await expect(p.locator('#delivery')).toContainText(`Delivery ${i} of 1000`);
       await expect(p.locator('#delivery')).toContainText(`acknowledged with PayWord word w${i}`);
     }
+    // Plain fetches: delivery 3 is acknowledged on the request for delivery 4 (piggybacked, §11.2),
+    // which comes from a new worker: what the extension noted of delivery 3 outlived the old one.
+    expect((await pageFetch(p, '/api/intraday/IBM')).status).toBe(200);
+    const cdp = await b.context.newCDPSession(p);
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    await cdp.detach();
+    const fourth = await pageFetch(p, '/api/intraday/IBM');
+    expect(fourth.status).toBe(200);
+    expect((fourth.body as { symbol: string }).symbol).toBe('IBM');
     const options = await b.context.newPage();
     await options.goto(optionsUrl(b));
-    await expect(options.locator('#vendors tbody tr')).toContainText('2 of 1000 acknowledged');
+    await expect(options.locator('#vendors tbody tr')).toContainText('3 of 1000 acknowledged');
     await expect(options.locator('#vendors tbody tr td').nth(4)).toContainText('1');
   } finally {
     await b.context.close();

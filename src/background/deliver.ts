@@ -3,14 +3,13 @@
  * (§8) or EDDP (§9, with piggybacked challenges and PayWord acknowledgements, §11.2), and the
  * verified, decrypted answer goes back to the page. The origin is the sender frame's, never the page's word.
  */
-import { b64u } from '../crypto/bytes.ts';
+import { wipe } from '../crypto/bytes.ts';
 import {
   ackRequest,
   challengeRequest,
   deliveryRequest,
   deliveryResponse,
   JanusError,
-  paywordWord,
   readChallengeResponse,
   readErrorResponse,
   routeFor,
@@ -21,11 +20,12 @@ import {
   type HttpResponseMsg,
   type VendorSession,
 } from '../protocol/index.ts';
-import { vendorsItem } from '../shared-ext/storage.ts';
+import { vendorsItem, type Frozen } from '../shared-ext/storage.ts';
 import type { VendorEntry, WireRequest, WireResponse } from '../shared-ext/types.ts';
+import { decodeBody, encodeBody } from '../shared-ext/wire.ts';
 import { pinnedDiscovery } from './discovery.ts';
 import { refreshRules } from './dnr.ts';
-import { sessionFor } from './keys.ts';
+import { chainFor, sessionFor } from './keys.ts';
 import { send } from './net.ts';
 
 /** At most one unused EDDP challenge per vendor, in memory (§9.2). */
@@ -45,7 +45,7 @@ function errorToPage(res: HttpResponseMsg, err: JanusError): WireResponse {
       status: 404,
       statusText: 'Not Registered',
       headers: [['content-type', 'application/json'], ['janus-error', 'not_registered']],
-      body: b64u.encode(new TextEncoder().encode(JSON.stringify(body))),
+      body: encodeBody(new TextEncoder().encode(JSON.stringify(body))),
     };
   }
   const keep = ['content-type', 'janus-error', 'retry-after'];
@@ -53,7 +53,7 @@ function errorToPage(res: HttpResponseMsg, err: JanusError): WireResponse {
     status: res.status,
     statusText: '',
     headers: Object.entries(res.headers).filter(([k]) => keep.includes(k)),
-    body: b64u.encode(res.body),
+    body: encodeBody(res.body),
   };
 }
 
@@ -83,11 +83,13 @@ async function challengeFor(s: VendorSession, doc: Discovery): Promise<string> {
   return readChallengeResponse(res).challenge;
 }
 
-function pendingAck(entry: VendorEntry | undefined, s: VendorSession): Ack | undefined {
+/** §11.2: the acknowledgement of the last delivery received, piggybacked on the next request. */
+async function pendingAck(idV: string, gen: number, entry: Frozen<VendorEntry> | undefined): Promise<Ack | undefined> {
   const d = entry?.lastDelivery;
   const c = entry?.chain;
   if (!d || !c || d.sub !== c.sub || d.i <= (entry?.lastAcked ?? 0)) return undefined;
-  return { sub: d.sub, i: d.i, w: paywordWord(s.k, c.sub, c.n, d.i) };
+  const words = await chainFor(idV, gen, c.sub, c.n);
+  return { sub: d.sub, i: d.i, w: words.word(d.i) };
 }
 
 async function once(
@@ -95,12 +97,12 @@ async function once(
   doc: Discovery,
   level: DeliveryLevel,
   gen: number,
-  entry: VendorEntry | undefined,
   req: { url: string; method: string; body: Uint8Array | null; contentType: string | null; accept: string | null },
-): Promise<{ res: HttpResponseMsg; out: WireResponse; acked: Ack | undefined; receipt: { sub: string; i: number } | null }> {
+): Promise<{ s: VendorSession; out: WireResponse; acked: Ack | undefined; receipt: { sub: string; i: number } | null }> {
   const s = await sessionFor(idV, gen);
   const challenge = level === 'sddp' ? undefined : await challengeFor(s, doc);
-  const ack = level === 'eddp+receipts' ? pendingAck(entry, s) : undefined;
+  applyNotes(); // a request that finished meanwhile may have noted the delivery to acknowledge
+  const ack = level === 'eddp+receipts' ? await pendingAck(idV, gen, (await vendorsItem.peek())[idV]) : undefined;
   const { request, pending } = await deliveryRequest({
     key: s,
     level,
@@ -122,11 +124,21 @@ async function once(
   for (const [k, v] of Object.entries(res.headers)) {
     if (k === 'cache-control' || k === 'date' || k === 'last-modified' || k === 'etag') headers.push([k, v]);
   }
-  return { res, out: { status: d.status, statusText: '', headers, body: b64u.encode(d.body) }, acked: ack, receipt: d.receipt };
+  return { s, out: { status: d.status, statusText: '', headers, body: encodeBody(d.body) }, acked: ack, receipt: d.receipt };
+}
+
+function requestBody(s: unknown): Uint8Array {
+  try {
+    if (typeof s !== 'string') throw new TypeError('not a string');
+    return decodeBody(s);
+  } catch {
+    throw new JanusError('bad_input', 'the request body must be base64url');
+  }
 }
 
 /** A page's fetch of a protected route on its own origin `idV`. */
 export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireResponse> {
+  applyNotes();
   let target: URL;
   try {
     target = new URL(wire.url);
@@ -143,17 +155,16 @@ export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireRe
   const req = {
     url: target.href,
     method,
-    body: wire.body ? b64u.decode(wire.body) : null,
+    body: wire.body ? requestBody(wire.body) : null,
     contentType: header('content-type'),
     accept: header('accept'),
   };
-  const entry = (await vendorsItem.get())[idV];
-  let gen = entry?.gen ?? 0;
+  let gen = (await vendorsItem.peek())[idV]?.gen ?? 0;
   let retried = false;
   for (;;) {
     try {
-      const r = await once(idV, doc, level, gen, entry, req);
-      await remember(idV, doc, gen, r.acked, r.receipt);
+      const r = await once(idV, doc, level, gen, req);
+      await remember(idV, doc, gen, r.s, r.acked, r.receipt);
       return r.out;
     } catch (e) {
       if (!(e instanceof VendorRefused)) throw e;
@@ -175,20 +186,42 @@ export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireRe
   }
 }
 
+type Note = (all: Record<string, VendorEntry>) => Record<string, VendorEntry>;
+/** Changes remember() noted and has not applied to the vendor list yet. */
+const notes: Note[] = [];
+
+/**
+ * Applies the noted changes to the vendor list (in memory at once, storage.local right after).
+ * Runs right after the page's answer is posted, and before anything here reads the list
+ * (proxyFetch, acknowledge, and every message through dispatch), whichever comes first.
+ */
+export function applyNotes(): void {
+  if (notes.length === 0) return;
+  const batch = notes.splice(0);
+  vendorsItem
+    .update((all) => batch.reduce((acc, note) => note(acc), all))
+    .catch((e: unknown) => console.warn('Janus: the vendor list could not be saved', e instanceof Error ? e.message : e));
+}
+
 /**
  * After a verified answer: the vendor holds our key, so a vendor missing from the list (a fresh
  * profile: mobility) is added, with its key pinned now; receipts and acknowledgements are noted.
+ * A note on a known vendor is applied once the page has its answer (applyNotes): the page does
+ * not wait for it, and the next request, which acknowledges this delivery, reads it applied.
  */
-async function remember(idV: string, doc: Discovery, gen: number, acked: Ack | undefined, receipt: { sub: string; i: number } | null): Promise<void> {
-  const s = await sessionFor(idV, gen);
-  // The common SDDP answer changes nothing: skip the storage.local write on the hot path.
-  const known = (await vendorsItem.get())[idV];
+async function remember(
+  idV: string,
+  doc: Discovery,
+  gen: number,
+  s: VendorSession,
+  acked: Ack | undefined,
+  receipt: { sub: string; i: number } | null,
+): Promise<void> {
+  // The common SDDP answer changes nothing: nothing to note.
+  const known = (await vendorsItem.peek())[idV];
   if (known && known.gen === gen && known.alias === s.alias && !acked && !receipt) return;
-  let added = false;
-  await vendorsItem.update((all) => {
-    const old = all[idV];
-    if (!old || old.gen !== gen) added = true;
-    let e: VendorEntry = old ?? {
+  const note: Note = (all) => {
+    let e: VendorEntry = all[idV] ?? {
       origin: idV,
       alias: s.alias,
       gen,
@@ -206,23 +239,47 @@ async function remember(idV: string, doc: Discovery, gen: number, acked: Ack | u
     if (acked) e = { ...e, lastAcked: Math.max(e.lastAcked, acked.i) };
     if (receipt) e = { ...e, lastDelivery: receipt };
     return { ...all, [idV]: e };
-  });
-  if (added) await refreshRules();
+  };
+  if (!known || known.gen !== gen) {
+    // Rare (a new vendor or generation): saved, and its header rule made, before the page goes on.
+    applyNotes();
+    await vendorsItem.update(note);
+    await refreshRules();
+    return;
+  }
+  notes.push(note);
+  // A macrotask: it runs after the answer is posted (a chain of microtasks from here).
+  setTimeout(() => {
+    applyNotes();
+    if (receipt) prepareAck(idV, gen, receipt);
+  }, 0);
+}
+
+/** Walks the chain to the word that will acknowledge `receipt`, so the next request finds it ready. */
+function prepareAck(idV: string, gen: number, receipt: { sub: string; i: number }): void {
+  void (async () => {
+    const c = (await vendorsItem.peek())[idV]?.chain;
+    if (!c || c.sub !== receipt.sub || receipt.i > c.n) return;
+    wipe((await chainFor(idV, gen, c.sub, c.n)).word(receipt.i));
+  })().catch(() => {});
 }
 
 /** janus.acknowledge({sub, i}): only the delivery the extension itself last received. */
 export async function acknowledge(idV: string, which: { sub: string; i: number } | null): Promise<{ acked: number }> {
-  const entry = (await vendorsItem.get())[idV];
+  applyNotes();
+  const entry = (await vendorsItem.peek())[idV];
   if (!entry) throw new JanusError('not_registered');
   const d = entry.lastDelivery;
-  if (!d || !entry.chain || d.sub !== entry.chain.sub) throw new JanusError('bad_input', 'no delivery to acknowledge');
+  const chain = entry.chain;
+  if (!d || !chain || d.sub !== chain.sub) throw new JanusError('bad_input', 'no delivery to acknowledge');
   if (which && (which.sub !== d.sub || which.i !== d.i)) throw new JanusError('bad_input', 'only the last delivery received can be acknowledged');
   if (d.i <= entry.lastAcked) return { acked: entry.lastAcked };
   const doc = await pinnedDiscovery(idV);
   const s = await sessionFor(idV, entry.gen);
-  const ack: Ack = { sub: d.sub, i: d.i, w: paywordWord(s.k, entry.chain.sub, entry.chain.n, d.i) };
+  const words = await chainFor(idV, entry.gen, chain.sub, chain.n);
+  const ack: Ack = { sub: d.sub, i: d.i, w: words.word(d.i) };
   const res = await send(ackRequest(s.alias, idV + doc.ackPath, ack));
   if (res.status >= 400) throw readErrorResponse(res) ?? new JanusError('internal', `acknowledgement failed with status ${res.status}`);
-  await vendorsItem.update((all) => (all[idV] ? { ...all, [idV]: { ...all[idV], lastAcked: d.i } } : all));
+  await vendorsItem.update((all) => (all[idV] ? { ...all, [idV]: { ...all[idV], lastAcked: Math.max(all[idV].lastAcked, d.i) } } : all));
   return { acked: d.i };
 }

@@ -43,7 +43,7 @@ export async function pinnedDiscovery(idV: string, opts: { fresh?: boolean } = {
   const { doc, error } = await discover(idV, opts);
   if (error) throw error;
   if (!doc) throw new JanusError('wrong_vendor', `${idV} is not a Janus site (no /.well-known/janus)`);
-  const entry = (await vendorsItem.get())[idV];
+  const entry = (await vendorsItem.peek())[idV];
   checkPin(doc, entry?.fingerprint);
   return doc;
 }

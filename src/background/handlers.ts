@@ -9,7 +9,7 @@ import { settingsItem, vendorsItem } from '../shared-ext/storage.ts';
 import type { PageRoutes, PageStatus, Settings, TabStatus, VendorEntry, WireRequest } from '../shared-ext/types.ts';
 import type { Runtime } from 'webextension-polyfill';
 import { discover, forgetDiscovery } from './discovery.ts';
-import { acknowledge, forgetChallenges, proxyFetch } from './deliver.ts';
+import { acknowledge, applyNotes, forgetChallenges, proxyFetch } from './deliver.ts';
 import { nextRefresh, refreshRules, removeAllRules } from './dnr.ts';
 import { lock, unlock, unlocked } from './keys.ts';
 import { decide, getProposal, proposeFromPage, redact, register } from './register.ts';
@@ -230,14 +230,19 @@ function isExtensionPage(sender: Runtime.MessageSender): boolean {
   return sender.id === browser.runtime.id && typeof sender.url === 'string' && sender.url.startsWith(base);
 }
 
-/** Routes one message: checks its sender against the handler's audience first, touches no key otherwise. */
-export async function dispatch(message: unknown, sender: Runtime.MessageSender): Promise<unknown> {
+/**
+ * Routes one message: checks its sender against the handler's audience first, touches no key
+ * otherwise. `pageOnly`: the relay's port, which serves `page` handlers only.
+ */
+export async function dispatch(message: unknown, sender: Runtime.MessageSender, opts: { pageOnly?: boolean } = {}): Promise<unknown> {
+  applyNotes(); // every handler reads the vendor list as it is after the last answer
   if (typeof message !== 'object' || message === null) throw new JanusError('bad_input', 'not a message');
   const { type, payload } = message as { type?: unknown; payload?: unknown };
   const h = typeof type === 'string' && Object.hasOwn(HANDLERS, type) ? HANDLERS[type] : undefined;
   if (!h) throw new JanusError('bad_input', `unknown message ${String(type)}`);
   const p = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
   if (h.audience === 'ui') {
+    if (opts.pageOnly) throw new JanusError('origin_not_allowed', 'only page.* messages go over this port');
     if (!isExtensionPage(sender)) throw new JanusError('origin_not_allowed', 'only the extension’s own pages may send this');
     return h.run(p, { sender });
   }

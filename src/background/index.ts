@@ -6,6 +6,7 @@ import type { Runtime } from 'webextension-polyfill';
 import { browser } from '../shared-ext/browser.ts';
 import { errorReply, toReply } from '../shared-ext/messages.ts';
 import { migrate } from '../shared-ext/storage.ts';
+import { RELAY_PORT } from '../shared-ext/types.ts';
 import { refreshRules, SLOT_ALARM } from './dnr.ts';
 import { AUTOLOCK_ALARM, dispatch, lockAll } from './handlers.ts';
 
@@ -13,6 +14,30 @@ browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.Message
   // Progress broadcasts from this worker to its pages are not requests.
   if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'unlock.progress') return undefined;
   return dispatch(message, sender).then(toReply, errorReply);
+});
+
+// The content script's port (src/content/relay.ts): `{ id, type, payload }` in; out `{ id, json }`,
+// json the page's event detail `{ id, reply }` already serialized, so the relay passes it on as it is.
+// The sender is the port's, fixed when the frame opened it; the same checks as for a message apply.
+browser.runtime.onConnect.addListener((port: Runtime.Port) => {
+  const sender = port.sender;
+  if (port.name !== RELAY_PORT || !sender) {
+    port.disconnect();
+    return;
+  }
+  port.onMessage.addListener((message: unknown) => {
+    const id = typeof message === 'object' && message !== null ? (message as { id?: unknown }).id : undefined;
+    if (typeof id !== 'string') return;
+    void dispatch(message, sender, { pageOnly: true })
+      .then(toReply, errorReply)
+      .then((reply) => {
+        try {
+          port.postMessage({ id, json: JSON.stringify({ id, reply }) });
+        } catch {
+          // The page went away (closed, navigated, back/forward cache) before the answer.
+        }
+      });
+  });
 });
 
 browser.alarms.onAlarm.addListener((alarm) => {

@@ -7,6 +7,7 @@ import { b64u, wipe } from '../crypto/bytes.ts';
 import { JANUS_ARGON2, type Argon2Params } from '../crypto/argon2.ts';
 import { JanusError, stretchSecret, vendorSession, type VendorSession } from '../protocol/index.ts';
 import { StorageItem } from '../shared-ext/storage.ts';
+import { chainWords, type ChainWords } from './chains.ts';
 
 interface Unlocked {
   idC: string;
@@ -23,6 +24,8 @@ const sessionItem = new StorageItem<SessionForm | null>('unlocked', null, 'sessi
 let current: Unlocked | null = null;
 /** Derived vendor sessions, memory only, dropped on lock. */
 const sessions = new Map<string, VendorSession>();
+/** PayWord words of the receipt chains in use (chains.ts), memory only, wiped on lock. */
+const chains = new Map<string, ChainWords>();
 
 /** The Argon2id parameters: the real ones, unless a build flag (tests of the UI only) says otherwise. */
 export function argon2Params(): Argon2Params {
@@ -64,7 +67,21 @@ export async function sessionFor(idV: string, gen: number): Promise<VendorSessio
   return s;
 }
 
+/** The words of receipt chain `sub` (length n) under this origin and generation's K (§11.1). */
+export async function chainFor(idV: string, gen: number, sub: string, n: number): Promise<ChainWords> {
+  const s = await sessionFor(idV, gen);
+  const id = `${gen} ${idV} ${sub} ${n}`;
+  let c = chains.get(id);
+  if (!c) {
+    c = chainWords(s.k, sub, n);
+    chains.set(id, c);
+  }
+  return c;
+}
+
 function lockMemory(): void {
+  for (const c of chains.values()) c.wipe();
+  chains.clear();
   for (const s of sessions.values()) wipe(s.k);
   sessions.clear();
   if (current) wipe(current.master);

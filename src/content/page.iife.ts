@@ -4,6 +4,7 @@
  * DOM events carrying JSON strings. Bundled as one self-contained IIFE (no polyfill, no imports at run time).
  */
 import { RELAY_REQUEST, RELAY_RESPONSE, type PageRoutes, type PageStatus, type Reply, type WireRequest, type WireResponse } from '../shared-ext/types.ts';
+import { decodeBody, encodeBody } from '../shared-ext/wire.ts';
 
 (() => {
   if ((window as { janus?: unknown }).janus !== undefined) return;
@@ -58,19 +59,6 @@ import { RELAY_REQUEST, RELAY_RESPONSE, type PageRoutes, type PageStatus, type R
     });
   }
 
-  // ---- bytes ----
-  function toB64u(bytes: Uint8Array): string {
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  }
-  function fromB64u(s: string): Uint8Array<ArrayBuffer> {
-    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  }
-
   // ---- which requests are protected (docs/PROTOCOL.md §5 route matching) ----
   const routes: Promise<PageRoutes> = call<PageRoutes>('page.routes', {}).catch(() => ({ janus: false, routes: [] }));
 
@@ -103,11 +91,11 @@ import { RELAY_REQUEST, RELAY_RESPONSE, type PageRoutes, type PageStatus, type R
       url: req.url,
       method: req.method,
       headers: [...req.headers.entries()],
-      body: body && body.length ? toB64u(body) : null,
+      body: body && body.length ? encodeBody(body) : null,
     };
     const res = await call<WireResponse>('page.fetch', { request: wire });
     const nullBody = res.status === 204 || res.status === 205 || res.status === 304 || req.method === 'HEAD';
-    return new Response(nullBody ? null : fromB64u(res.body), { status: res.status, statusText: res.statusText, headers: res.headers });
+    return new Response(nullBody ? null : decodeBody(res.body), { status: res.status, statusText: res.statusText, headers: res.headers });
   }
 
   window.fetch = janusFetch as typeof window.fetch;

@@ -110,3 +110,5 @@ export interface PageRoutes {
 /** Relay events between the MAIN world and the isolated content script (JSON strings: Firefox). */
 export const RELAY_REQUEST = 'janus:request';
 export const RELAY_RESPONSE = 'janus:response';
+/** The runtime port the relay opens to the worker on a Janus site (page.* requests only). */
+export const RELAY_PORT = 'janus-relay';
