@@ -10,6 +10,8 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 
 export interface CryptoProvider {
   readonly name: string;
+  /** Native primitives (node:crypto): synchronous calls beat crypto.subtle's promises at every size. */
+  readonly native?: boolean;
   sha256(data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array;
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;

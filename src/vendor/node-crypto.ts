@@ -40,6 +40,7 @@ const sha256 = oneShot ? (d: Uint8Array) => u8(oneShot('sha256', d, 'buffer')) :
 
 export const nodeCryptoProvider: CryptoProvider = {
   name: 'node:crypto',
+  native: true,
   sha256,
   hmacSha256: (k, m) => u8(createHmac('sha256', k).update(m).digest()),
   hkdfSha256: hkdf,
