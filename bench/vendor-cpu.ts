@@ -6,8 +6,8 @@
  * the HTTP runs, with the SQLite store on a file.
  */
 import { useCryptoProvider, type CryptoProvider } from '../src/crypto/provider.ts';
-import { deliveryRequest, skepOnResponse, skepStart, type Discovery, type VendorSession } from '../src/protocol/index.ts';
-import { createVendor, nodeCryptoProvider, Reply, SqliteStore } from '../src/vendor/index.ts';
+import { challengeRequest, deliveryRequest, deliveryResponse, HEADER, type PendingRequest, skepOnResponse, skepStart, type Discovery, type VendorSession } from '../src/protocol/index.ts';
+import { createVendor, nodeCryptoProvider, PATHS, Reply, SqliteStore } from '../src/vendor/index.ts';
 import { discover, register, sessionFor } from '../test/support/client.ts';
 import { fetchPeer, fromResponse, testKeyMaterial, toRequest } from '../test/support/vendor-kit.ts';
 import { page } from './page.ts';
@@ -42,13 +42,16 @@ function timedProvider(): { provider: CryptoProvider; micros: () => number } {
   };
 }
 
-export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros: number; skepPerSecond: number }> {
+export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros: number; eddpMicros: number; skepPerSecond: number }> {
   useCryptoProvider(nodeCryptoProvider);
   const origin = 'https://bench.example';
   const vendor = createVendor({
     config: { origin, keys: await testKeyMaterial(), rateLimits: { skepPerAddressPerMinute: 1e9, skepPerAliasPerMinute: 1e9 } },
     store: new SqliteStore(join(mkdtempSync(join(tmpdir(), 'janus-cpu-')), 'vendor.db')),
-    routes: [{ path: '/sddp', level: 'sddp', handler: ({ client }) => new Reply(page(client.alias), { contentType: 'application/json' }) }],
+    routes: [
+      { path: '/sddp', level: 'sddp', handler: ({ client }) => new Reply(page(client.alias), { contentType: 'application/json' }) },
+      { path: '/eddp', level: 'eddp', handler: ({ client }) => new Reply(page(client.alias), { contentType: 'application/json' }) },
+    ],
   });
   const peer = fetchPeer(async (r) => (await vendor.handle(r))!);
   const doc: Discovery = await discover(peer, origin);
@@ -84,6 +87,33 @@ export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros:
   useCryptoProvider(nodeCryptoProvider);
   const sddpCryptoMicros = timed.micros() / again.length;
 
+  // EDDP, steady state: 16 clients in lockstep, each request carrying the challenge of its previous
+  // response; the client's signing happens outside the clock, only handleMessage is timed.
+  let eddpCpu = 0;
+  let eddpCount = 0;
+  const lanes = 16;
+  const challenges: string[] = [];
+  for (let i = 0; i < lanes; i++) {
+    const res = (await vendor.handleMessage(challengeRequest(s.alias, origin + PATHS.challenge)))!;
+    challenges.push(res.headers[HEADER.challenge]!);
+  }
+  for (let round = 0; round < 350; round++) {
+    const batch: { request: HttpRequestMsg; pending: PendingRequest }[] = [];
+    for (let i = 0; i < lanes; i++) batch.push(await deliveryRequest({ key: s, level: 'eddp', method: 'GET', url: origin + '/eddp', now, challenge: challenges[i]! }));
+    const c = process.cpuUsage();
+    const answers = await Promise.all(batch.map((b) => vendor.handleMessage(b.request)));
+    const d = process.cpuUsage(c);
+    if (round >= 30) {
+      eddpCpu += d.user + d.system; // the first rounds warm up
+      eddpCount += lanes;
+    }
+    for (let i = 0; i < lanes; i++) {
+      if (answers[i]?.status !== 200) throw new Error(`EDDP status ${answers[i]?.status}`);
+      challenges[i] = (await deliveryResponse(batch[i]!.pending, 'eddp', answers[i]!)).challenge!;
+    }
+  }
+  const eddpMicros = eddpCpu / eddpCount;
+
   // SKEP: the vendor's side of messages 1-4 for fresh clients (client work prepared outside the clock).
   const M = 40;
   const runs = [];
@@ -103,7 +133,7 @@ export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros:
     if (m4!.status !== 201) throw new Error(`SKEP status ${m4!.status}`);
   }
   await vendor.close();
-  return { sddpMicros, sddpCryptoMicros, skepPerSecond: (M / vendorMs) * 1000 };
+  return { sddpMicros, sddpCryptoMicros, eddpMicros, skepPerSecond: (M / vendorMs) * 1000 };
 }
 
 // Run as a program (bench/vendor.ts runs this file bundled, in its own process): one JSON line.

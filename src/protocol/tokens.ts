@@ -59,8 +59,29 @@ export function openSkepToken(tk: Uint8Array, idV: string, token: string, now: n
   return { alias, gen, n, k, expires, r: pt.slice(0, 16) };
 }
 
+// The MAC input's constant head, utf8(label) || lp(id_V), per vendor origin: built once.
+const challengeHeads = new Map<string, Uint8Array>();
+
 function challengeTag(ck: Uint8Array, idV: string, alias: string, r: Uint8Array, expires: number): Uint8Array {
-  return hmacSha256(ck, concat(utf8(LABEL.challenge), lp(idV), lp(alias), r, u64be(expires))).subarray(0, 16);
+  let head = challengeHeads.get(idV);
+  if (head === undefined) {
+    head = concat(utf8(LABEL.challenge), lp(idV));
+    if (challengeHeads.size < 16) challengeHeads.set(idV, head);
+  }
+  // §9.1: utf8(label) || lp(id_V) || lp(alias) || r || u64be(exp), written into one buffer (the
+  // alias is ASCII by ALIAS_RE in every caller, but it is encoded as UTF-8 all the same).
+  const a = utf8(alias);
+  const msg = new Uint8Array(head.length + 4 + a.length + r.length + 8);
+  const view = new DataView(msg.buffer);
+  msg.set(head, 0);
+  let o = head.length;
+  view.setUint32(o, a.length, false);
+  msg.set(a, o + 4);
+  o += 4 + a.length;
+  msg.set(r, o);
+  o += r.length;
+  msg.set(u64be(expires), o);
+  return hmacSha256(ck, msg).subarray(0, 16);
 }
 
 /** §9.1: c1.b64u(r || exp || HMAC(CK, ...)[0..16)): bound to the alias, expiring, stateless to check. */
