@@ -198,7 +198,7 @@ describe('Quotes, the demo vendor, over HTTP', () => {
   it('EDDP with receipts: piggybacked challenges, and an acknowledgement before every next delivery', async () => {
     const c = await fetchChallenge(peer, bob, doc);
     const d1 = await deliver(peer, bob, 'eddp+receipts', '/api/intraday/LU', { now: t(), challenge: c });
-    expect(d1.receipt).toEqual({ sub: bobReg.payword!.sub, i: 1 });
+    expect(d1.receipt).toEqual({ sub: bobReg.payword!.sub, i: 1, n: 5 });
     const b1 = d1.json as { symbol: string; as_of: string; series: { points: [string, number][]; last: number }; delivery: { i: number; n: number } };
     expect(b1.symbol).toBe('LU');
     expect(b1.series.points).toHaveLength(390);
@@ -206,9 +206,12 @@ describe('Quotes, the demo vendor, over HTTP', () => {
     expect(b1.delivery).toMatchObject({ i: 1, n: 5 });
     expect(d1.challenge).toBeTruthy();
 
-    // No acknowledgement of delivery 1: nothing is delivered (and the challenge is not used up).
-    await expect(deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', { now: t(), challenge: d1.challenge! })).rejects.toMatchObject({
-      code: 'ack_required',
+    // No acknowledgement of delivery 1: a signed 402 naming it, nothing delivered (and the challenge is not used up).
+    expect(await deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', { now: t(), challenge: d1.challenge! })).toMatchObject({
+      status: 402,
+      ackRequired: true,
+      receipt: { sub: bobReg.payword!.sub, i: 1, n: 5 },
+      json: { error: { code: 'ack_required' } },
     });
     // A wrong word is refused.
     await expect(

@@ -299,6 +299,27 @@ test('8. paid plan: non-repudiation SKEP with a PayWord chain, then EDDP deliver
     await options.goto(optionsUrl(b));
     await expect(options.locator('#vendors tbody tr')).toContainText('3 of 1000 acknowledged');
     await expect(options.locator('#vendors tbody tr td').nth(4)).toContainText('1');
+
+    // Mobility on the paid plan: a fresh profile, same identity and secret, knows nothing of the
+    // chain, and delivery 4 is still unacknowledged. The vendor's signed 402 names it; the
+    // extension acknowledges it (§11.3: no local record, so the vendor's count is trusted), learns
+    // the chain's length from the signed mark, and goes on delivering and acknowledging.
+    const c = await launch();
+    try {
+      const q = await c.context.newPage();
+      await q.goto(demo.origin + '/');
+      (await unlock(c, 'bob@example.com', 'another long secret for bob')).close();
+      await q.goto(demo.origin + '/intraday');
+      const fifth = await pageFetch(q, '/api/intraday/LU');
+      expect(fifth.status).toBe(200);
+      expect((fifth.body as { delivery: { i: number } }).delivery.i).toBe(5);
+      expect((await pageFetch(q, '/api/intraday/T')).status).toBe(200); // delivery 6, acknowledging 5
+      const options2 = await c.context.newPage();
+      await options2.goto(optionsUrl(c));
+      await expect(options2.locator('#vendors tbody tr')).toContainText('5 of 1000 acknowledged');
+    } finally {
+      await c.context.close();
+    }
   } finally {
     await b.context.close();
   }

@@ -29,6 +29,7 @@ import {
   paywordSeed,
   paywordWord,
   rotateStart,
+  sealAckRequired,
   sealDelivery,
   sealSkepToken,
   skepOaepLabel,
@@ -221,9 +222,17 @@ async function deliveryRun(name: string, level: 'sddp' | 'eddp' | 'eddp+receipts
   });
   const d = parseDelivery(vk, request, level, NOW);
   const opened = await openDelivery(vk, d, request, rec, NOW);
-  const body = utf8(JSON.stringify({ alias: rec.alias, quotes: [{ symbol: 'LU', price: 86.5 }] }));
-  const response = await sealDelivery(vk, d, request, opened, { status: 200, contentType: 'application/json', body }, NOW, { salt: det(`${name} rsalt`, 16), r: det(`${name} next challenge r`, 16) });
-  records.set(opened.record.alias, opened.record);
+  const fixed = { salt: det(`${name} rsalt`, 16), r: det(`${name} next challenge r`, 16) };
+  let body = utf8(JSON.stringify({ alias: rec.alias, quotes: [{ symbol: 'LU', price: 86.5 }] }));
+  let response: HttpResponseMsg;
+  if (opened.ackRequired) {
+    // §11.2: the signed 402; nothing is stored.
+    response = await sealAckRequired(vk, d, request, opened, NOW, fixed);
+    body = utf8(JSON.stringify(new JanusError('ack_required', undefined, { sub: opened.record.chain!.sub, pending: opened.record.chain!.delivered }).toJSON()));
+  } else {
+    response = await sealDelivery(vk, d, request, opened, { status: 200, contentType: 'application/json', body }, NOW, fixed);
+    records.set(opened.record.alias, opened.record);
+  }
   return {
     name,
     level,
@@ -280,8 +289,9 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
   const cb = issueChallenge(vk.ck, ORIGIN, bobAlias, NOW, det('bob challenge r', 16));
   const r1 = await deliveryRun('eddp+receipts delivery 1', 'eddp+receipts', { alias: bobAlias, challenge: cb.challenge });
   const r2 = await deliveryRun('eddp+receipts delivery 2 acknowledging 1', 'eddp+receipts', { alias: bobAlias, challenge: r1.response.headers['janus-challenge'], ack: { i: 1 } });
+  const r3 = await deliveryRun('eddp+receipts before acknowledging 2: the signed ack_required', 'eddp+receipts', { alias: bobAlias, challenge: r2.response.headers['janus-challenge'] });
   write('eddp.json', {
-    description: 'docs/PROTOCOL.md §9 and §11: EDDP with a challenge, with the piggybacked challenge, and eddp+receipts with a PayWord acknowledgement. The challenge key ck is in vendor.',
+    description: 'docs/PROTOCOL.md §9 and §11: EDDP with a challenge, with the piggybacked challenge, eddp+receipts with a PayWord acknowledgement, and the signed 402 ack_required for a request that skips one (status 402 in the response; nothing stored). The challenge key ck is in vendor.',
     vendor: vendorJson,
     challenges: [
       { alias: alice.alias, now: NOW, r: toHex(det('challenge r', 16)), challenge: c1.challenge, expires: c1.expires },
@@ -291,7 +301,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
       { alias: bobAlias, challenge: c1.challenge, now: NOW, error: 'challenge_invalid', why: 'issued to another alias' },
       { alias: alice.alias, challenge: c1.challenge, now: NOW + 121, error: 'challenge_invalid', why: 'expired' },
     ],
-    runs: [e1, e2, r1, r2],
+    runs: [e1, e2, r1, r2, r3],
     invalid: await mutations(baseReq(e2), 'eddp'),
   });
 }

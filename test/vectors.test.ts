@@ -22,6 +22,7 @@ import {
   masterSalt,
   openDelivery,
   parseAck,
+  parseReceiptHeader,
   parseCredential,
   parseDelivery,
   parseDiscovery,
@@ -32,6 +33,7 @@ import {
   paywordWord,
   rotateOnResponse,
   rotateStart,
+  sealAckRequired,
   sealDelivery,
   skepOaepLabel,
   skepOnResponse,
@@ -217,14 +219,18 @@ async function checkDeliveries(file: any, records: Map<string, ClientRecord>): P
     const d = parseDelivery(vk, want, level, run.now);
     const opened = await openDelivery(vk, d, want, records.get(run.alias)!, run.now);
     expect(fromUtf8(opened.plaintext)).toBe(run.request_plaintext);
-    const res = await sealDelivery(vk, d, want, opened, { status: 200, contentType: 'application/json', body: utf8(run.response_plaintext) }, run.now, {
-      salt: fromHex(run.fixed.response_salt),
-      r: fromHex(run.fixed.next_challenge_r),
-    });
+    const fixed = { salt: fromHex(run.fixed.response_salt), r: fromHex(run.fixed.next_challenge_r) };
+    // A run whose response is 402 is the signed ack_required (§11.2): nothing is stored.
+    expect(opened.ackRequired).toBe(run.response.status === 402);
+    const res = opened.ackRequired
+      ? await sealAckRequired(vk, d, want, opened, run.now, fixed)
+      : await sealDelivery(vk, d, want, opened, { status: 200, contentType: 'application/json', body: utf8(run.response_plaintext) }, run.now, fixed);
     expectRes(res, run.response);
-    records.set(run.alias, opened.record);
+    if (!opened.ackRequired) records.set(run.alias, opened.record);
     const delivered = await deliveryResponse(pending, level, fromWireRes(run.response));
     expect(fromUtf8(delivered.body)).toBe(run.response_plaintext);
+    expect(delivered.ackRequired).toBe(run.response.status === 402);
+    if (level === 'eddp+receipts') expect(delivered.receipt).toEqual(parseReceiptHeader(run.response.headers['janus-receipt']));
   }
 }
 

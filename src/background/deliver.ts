@@ -3,7 +3,7 @@
  * (§8) or EDDP (§9, with piggybacked challenges and PayWord acknowledgements, §11.2), and the
  * verified, decrypted answer goes back to the page. The origin is the sender frame's, never the page's word.
  */
-import { wipe } from '../crypto/bytes.ts';
+import { b64u, wipe } from '../crypto/bytes.ts';
 import {
   ackRequest,
   challengeRequest,
@@ -18,6 +18,7 @@ import {
   type Discovery,
   type DeliveryLevel,
   type HttpResponseMsg,
+  type ReceiptMark,
   type VendorSession,
 } from '../protocol/index.ts';
 import { vendorsItem, type Frozen } from '../shared-ext/storage.ts';
@@ -66,6 +67,17 @@ class VendorRefused extends Error {
   }
 }
 
+/** §11.2: the vendor's signed 402: delivery `mark.i` waits for its acknowledgement; nothing was delivered. */
+class AckRequired extends Error {
+  constructor(
+    readonly res: HttpResponseMsg,
+    readonly s: VendorSession,
+    readonly mark: ReceiptMark,
+  ) {
+    super('ack_required');
+  }
+}
+
 function unsignedError(res: HttpResponseMsg): JanusError | null {
   if (res.headers['signature'] !== undefined) return null;
   return readErrorResponse(res);
@@ -98,7 +110,7 @@ async function once(
   level: DeliveryLevel,
   gen: number,
   req: { url: string; method: string; body: Uint8Array | null; contentType: string | null; accept: string | null },
-): Promise<{ s: VendorSession; out: WireResponse; acked: Ack | undefined; receipt: { sub: string; i: number } | null }> {
+): Promise<{ s: VendorSession; out: WireResponse; acked: Ack | undefined; receipt: ReceiptMark | null }> {
   const s = await sessionFor(idV, gen);
   const challenge = level === 'sddp' ? undefined : await challengeFor(s, doc);
   applyNotes(); // a request that finished meanwhile may have noted the delivery to acknowledge
@@ -119,6 +131,7 @@ async function once(
   if (err) throw new VendorRefused(res, err);
   const d = await deliveryResponse(pending, level, res);
   if (d.challenge) challenges.set(idV, d.challenge);
+  if (d.ackRequired) throw new AckRequired(res, s, d.receipt!);
   const headers: [string, string][] = [['content-type', d.contentType]];
   if (res.headers['janus-receipt']) headers.push(['janus-receipt', res.headers['janus-receipt']]);
   for (const [k, v] of Object.entries(res.headers)) {
@@ -167,6 +180,25 @@ export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireRe
       await remember(idV, doc, gen, r.s, r.acked, r.receipt);
       return r.out;
     } catch (e) {
+      if (e instanceof AckRequired) {
+        // §11.3: with a record of this chain, acknowledge at most one delivery beyond the last one
+        // acknowledged here; without one (a fresh machine), trust the vendor's signed count. Once.
+        const entry = (await vendorsItem.peek())[idV];
+        const local = entry?.chain?.sub === e.mark.sub ? entry : undefined;
+        if (!retried && (!local || e.mark.i <= local.lastAcked + 1)) {
+          await remember(idV, doc, gen, e.s, undefined, e.mark, { pending: true });
+          applyNotes();
+          retried = true;
+          continue;
+        }
+        const err = new JanusError('ack_required', 'the site says an earlier delivery is unacknowledged', { sub: e.mark.sub, pending: e.mark.i });
+        return {
+          status: 402,
+          statusText: 'Payment Required',
+          headers: [['content-type', 'application/json'], ['janus-error', 'ack_required']],
+          body: encodeBody(new TextEncoder().encode(JSON.stringify(err.toJSON()))),
+        };
+      }
       if (!(e instanceof VendorRefused)) throw e;
       const code = e.err.code;
       // §14.2: hints from an unauthenticated source may cause one retry, never a stored change.
@@ -215,11 +247,18 @@ async function remember(
   gen: number,
   s: VendorSession,
   acked: Ack | undefined,
-  receipt: { sub: string; i: number } | null,
+  receipt: ReceiptMark | null,
+  opts: { pending?: boolean } = {},
 ): Promise<void> {
   // The common SDDP answer changes nothing: nothing to note.
   const known = (await vendorsItem.peek())[idV];
   if (known && known.gen === gen && known.alias === s.alias && !acked && !receipt) return;
+  // A chain this machine has no record of (mobility: registered elsewhere) is learned from the
+  // vendor's signed mark: sub and N, and w0 computed here from K.
+  let learned: VendorEntry['chain'] = null;
+  if (receipt && known?.chain?.sub !== receipt.sub) {
+    learned = { sub: receipt.sub, n: receipt.n, w0: b64u.encode((await chainFor(idV, gen, receipt.sub, receipt.n)).word(0)) };
+  }
   const note: Note = (all) => {
     let e: VendorEntry = all[idV] ?? {
       origin: idV,
@@ -236,8 +275,11 @@ async function remember(
       lastAcked: 0,
     };
     e = { ...e, gen, alias: s.alias };
+    if (learned && e.chain?.sub !== learned.sub) e = { ...e, chain: learned, lastAcked: 0 };
     if (acked) e = { ...e, lastAcked: Math.max(e.lastAcked, acked.i) };
-    if (receipt) e = { ...e, lastDelivery: receipt };
+    if (receipt) e = { ...e, lastDelivery: { sub: receipt.sub, i: receipt.i } };
+    // The vendor's signed word that delivery i still waits: acknowledged here or not, it is not there.
+    if (receipt && opts.pending) e = { ...e, lastAcked: Math.min(e.lastAcked, receipt.i - 1) };
     return { ...all, [idV]: e };
   };
   if (!known || known.gen !== gen) {
@@ -256,7 +298,7 @@ async function remember(
 }
 
 /** Walks the chain to the word that will acknowledge `receipt`, so the next request finds it ready. */
-function prepareAck(idV: string, gen: number, receipt: { sub: string; i: number }): void {
+function prepareAck(idV: string, gen: number, receipt: ReceiptMark): void {
   void (async () => {
     const c = (await vendorsItem.peek())[idV]?.chain;
     if (!c || c.sub !== receipt.sub || receipt.i > c.n) return;

@@ -279,10 +279,12 @@ describe('Janus-Ack and Janus-Receipt (§11.2)', () => {
     );
   });
 
-  it('parseReceiptHeader(formatReceiptHeader(sub, i)) = {sub, i}', () => {
+  it('parseReceiptHeader(formatReceiptHeader(sub, i, n)) = {sub, i, n} for 1 <= i <= n <= 100000, and i > n is malformed', () => {
     fc.assert(
-      fc.property(subArb, fc.integer({ min: 1, max: 100_000 }), (sub, i) => {
-        expect(parseReceiptHeader(formatReceiptHeader(sub, i))).toEqual({ sub, i });
+      fc.property(subArb, fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 100_000 }), (sub, a, b) => {
+        const [i, n] = a <= b ? [a, b] : [b, a];
+        expect(parseReceiptHeader(formatReceiptHeader(sub, i, n))).toEqual({ sub, i, n });
+        if (i < n) expect(() => parseReceiptHeader(formatReceiptHeader(sub, n, i))).toThrowError(expect.objectContaining({ code: 'malformed' }));
       }),
       { numRuns: 300 },
     );
@@ -295,9 +297,9 @@ describe('Janus-Ack and Janus-Receipt (§11.2)', () => {
           const r = expectOnlyJanusError(() => parseAck(v), ['malformed']);
           if (r.ok) expect(formatAck(r.value)).toBe(v);
         }
-        for (const v of [s, mutate(formatReceiptHeader(sub, i), muts)]) {
+        for (const v of [s, mutate(formatReceiptHeader(sub, i, 100_000), muts)]) {
           const r = expectOnlyJanusError(() => parseReceiptHeader(v), ['malformed']);
-          if (r.ok) expect(formatReceiptHeader(r.value.sub, r.value.i)).toBe(v);
+          if (r.ok) expect(formatReceiptHeader(r.value.sub, r.value.i, r.value.n)).toBe(v);
         }
       }),
       { numRuns: 500 },

@@ -7,7 +7,7 @@ import { JanusError } from '../errors.ts';
 import { HEADER, TAG, type Level } from './constants.ts';
 import { field, header, jsonBytes, parseJsonObject, requireHeader, type Headers_, type HttpRequestMsg, type HttpResponseMsg } from './http.ts';
 import { ALIAS_RE } from './janus.ts';
-import { applyAck, formatAck, formatReceiptHeader, nextDelivery, parseAck, parseReceiptHeader, type Ack } from './payword.ts';
+import { applyAck, formatAck, formatReceiptHeader, nextDelivery, parseAck, parseReceiptHeader, type Ack, type ReceiptMark } from './payword.ts';
 import { assertInGoodStanding, type ClientRecord, type VendorKeys } from './record.ts';
 import {
   openResponse,
@@ -78,19 +78,31 @@ export interface Delivered {
   headers: Headers_;
   /** EDDP: the piggybacked challenge for the next request. */
   challenge: string | null;
-  /** eddp+receipts: which delivery of which chain this was. */
-  receipt: { sub: string; i: number } | null;
+  /**
+   * eddp+receipts: which delivery of which chain (and its length) this was; on an `ackRequired`
+   * answer, the delivery waiting for its acknowledgement.
+   */
+  receipt: ReceiptMark | null;
+  /** eddp+receipts: the vendor's signed 402 "acknowledge delivery receipt.i first" (§11.2); nothing was delivered. */
+  ackRequired: boolean;
 }
 
 /** SDDP message 2 / EDDP message 4: [N_C, data]_K, checked and decrypted. */
 export async function deliveryResponse(pending: PendingRequest, level: DeliveryLevel, res: HttpResponseMsg): Promise<Delivered> {
   const opened = await openResponse(pending, res, {
     ...(isEddp(level) ? { extra: [HEADER.challenge] } : {}),
-    optional: level === 'eddp+receipts' ? [HEADER.receipt] : [],
+    optional: level === 'eddp+receipts' ? [HEADER.receipt, HEADER.error] : [],
   });
   const challenge = isEddp(level) ? (opened.headers[HEADER.challenge] ?? null) : null;
   const rh = opened.headers[HEADER.receipt];
-  return { ...opened, challenge, receipt: rh ? parseReceiptHeader(rh) : null };
+  const receipt = rh ? parseReceiptHeader(rh) : null;
+  // Signed, so unlike an error answer (§14.2) it is the vendor's word: covered janus-error, status and mark.
+  const ackRequired = level === 'eddp+receipts' && opened.headers[HEADER.error] === 'ack_required';
+  if (ackRequired && (opened.status !== 402 || !receipt)) throw new JanusError('malformed', 'a signed ack_required needs status 402 and Janus-Receipt');
+  if (!ackRequired && opened.headers[HEADER.error] !== undefined && level === 'eddp+receipts') {
+    throw new JanusError('malformed', 'a signed Janus-Error other than ack_required');
+  }
+  return { ...opened, challenge, receipt, ackRequired };
 }
 
 /** EDDP message 1: id_C. */
@@ -152,6 +164,12 @@ export interface OpenedDelivery {
   readonly useOnce: UseOnce[];
   /** The record to save if the delivery is made (acknowledgement applied, delivery counted). */
   readonly record: ClientRecord;
+  /**
+   * eddp+receipts: the request verified, but an earlier delivery is unacknowledged (§11.2). Nothing
+   * is stored and the handler does not run; the vendor answers sealAckRequired (record.chain is
+   * the chain with the request's own ack applied, not advanced).
+   */
+  readonly ackRequired: boolean;
 }
 
 /** §6.2 steps 5-10, the acknowledgement and the delivery count. */
@@ -172,11 +190,17 @@ export async function openDelivery(
     if (!record.chain) throw new JanusError('bad_ack', 'this client has no receipt chain');
     record = { ...record, chain: applyAck(record.chain, d.ack), updatedAt: now };
   }
+  let ackRequired = false;
   if (d.level === 'eddp+receipts') {
     if (!record.chain) throw new JanusError('subscription_required');
-    record = { ...record, chain: nextDelivery(record.chain), updatedAt: now };
+    try {
+      record = { ...record, chain: nextDelivery(record.chain), updatedAt: now };
+    } catch (e) {
+      if (!(e instanceof JanusError) || e.code !== 'ack_required') throw e;
+      ackRequired = true;
+    }
   }
-  return { plaintext: v.plaintext, contentType: v.contentType, slot: v.slot, useOnce, record };
+  return { plaintext: v.plaintext, contentType: v.contentType, slot: v.slot, useOnce, record, ackRequired };
 }
 
 /** SDDP message 2 / EDDP message 4, with the next challenge and the delivery number. */
@@ -192,14 +216,47 @@ export async function sealDelivery(
   const covered: [string, string][] = [];
   if (isEddp(d.level)) covered.push([HEADER.challenge, issueChallenge(vk.ck, vk.idV, d.parsed.alias, now, fixed?.r).challenge]);
   const chain = opened.record.chain;
-  if (d.level === 'eddp+receipts' && chain) covered.push([HEADER.receipt, formatReceiptHeader(chain.sub, chain.delivered)]);
+  if (d.level === 'eddp+receipts' && chain) covered.push([HEADER.receipt, formatReceiptHeader(chain.sub, chain.delivered, chain.n)]);
+  // Janus-* headers are the protocol's: an application's own never travel (uncovered) beside them.
+  const headers: Headers_ = {};
+  for (const [k, v] of Object.entries(out.headers ?? {})) if (!k.toLowerCase().startsWith('janus-')) headers[k] = v;
   return sealResponse(d.parsed, req.headers, opened.slot, {
     status: out.status,
     contentType: out.contentType,
     now,
     covered,
     ...(out.body ? { body: out.body } : {}),
-    ...(out.headers ? { headers: out.headers } : {}),
+    headers,
+    ...(fixed?.salt ? { salt: fixed.salt } : {}),
+  });
+}
+
+/**
+ * §11.2: the signed 402 for a verified eddp+receipts request that comes before the previous
+ * delivery is acknowledged. It names that delivery (Janus-Receipt: sub.pending.n, covered, as is
+ * Janus-Error) and carries the next challenge, so a client on a fresh machine can acknowledge and retry.
+ */
+export async function sealAckRequired(
+  vk: VendorKeys,
+  d: ParsedDelivery,
+  req: HttpRequestMsg,
+  opened: Pick<OpenedDelivery, 'slot' | 'record'>,
+  now: number,
+  fixed?: { salt?: Uint8Array; r?: Uint8Array },
+): Promise<HttpResponseMsg> {
+  const chain = opened.record.chain!;
+  const err = new JanusError('ack_required', undefined, { sub: chain.sub, pending: chain.delivered });
+  const covered: [string, string][] = [
+    [HEADER.challenge, issueChallenge(vk.ck, vk.idV, d.parsed.alias, now, fixed?.r).challenge],
+    [HEADER.receipt, formatReceiptHeader(chain.sub, chain.delivered, chain.n)],
+    [HEADER.error, 'ack_required'],
+  ];
+  return sealResponse(d.parsed, req.headers, opened.slot, {
+    status: err.status,
+    contentType: 'application/json',
+    now,
+    covered,
+    body: jsonBytes(err.toJSON()),
     ...(fixed?.salt ? { salt: fixed.salt } : {}),
   });
 }

@@ -75,14 +75,24 @@ export function parseAck(s: string): Ack {
   return { sub: m[1]!, i: Number(m[2]), w: guard('malformed', () => b64u.decode(m[3]!)) };
 }
 
-export function formatReceiptHeader(sub: string, i: number): string {
-  return `${sub}.${i}`;
+/** §11.2: which delivery `i` of which chain `sub` (of length `n`) a response is. */
+export interface ReceiptMark {
+  readonly sub: string;
+  readonly i: number;
+  readonly n: number;
 }
 
-export function parseReceiptHeader(s: string): { sub: string; i: number } {
-  const m = /^([A-Za-z0-9_-]{22})\.([1-9]\d{0,5})$/.exec(s);
-  if (!m) throw new JanusError('malformed', 'Janus-Receipt must be sub.i');
-  return { sub: m[1]!, i: Number(m[2]) };
+export function formatReceiptHeader(sub: string, i: number, n: number): string {
+  return `${sub}.${i}.${n}`;
+}
+
+export function parseReceiptHeader(s: string): ReceiptMark {
+  const m = /^([A-Za-z0-9_-]{22})\.([1-9]\d{0,5})\.([1-9]\d{0,5})$/.exec(s);
+  if (!m) throw new JanusError('malformed', 'Janus-Receipt must be sub.i.n');
+  const i = Number(m[2]);
+  const n = Number(m[3]);
+  if (n > MAX_CHAIN || i > n) throw new JanusError('malformed', 'Janus-Receipt: i must be <= n <= 100000');
+  return { sub: m[1]!, i, n };
 }
 
 /** §11.2, vendor: accepts a < i <= delivered with SHA256^(i-a)(w_i) = w_a; returns the new state. */

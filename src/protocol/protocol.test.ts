@@ -152,11 +152,15 @@ describe('PayWord acknowledgements (paper §5)', () => {
     const sub = r.payword!.sub;
     let c = await fetchChallenge(peer, erin, doc);
     const d1 = await deliver(peer, erin, 'eddp+receipts', '/api/paid/LU', { now: NOW, challenge: c });
-    expect(d1.receipt).toEqual({ sub, i: 1 });
+    expect(d1.receipt).toEqual({ sub, i: 1, n: 3 });
+    expect(d1.ackRequired).toBe(false);
     c = d1.challenge!;
-    // Delivery 2 before acknowledging 1.
-    await expectCode(deliver(peer, erin, 'eddp+receipts', '/api/paid/LU', { now: NOW, challenge: c }), 'ack_required');
-    c = await fetchChallenge(peer, erin, doc);
+    // Delivery 2 before acknowledging 1: a signed 402 that names the delivery to acknowledge and
+    // carries the next challenge (what a client on a fresh machine learns it from).
+    const refused = await deliver(peer, erin, 'eddp+receipts', '/api/paid/LU', { now: NOW, challenge: c });
+    expect(refused).toMatchObject({ status: 402, ackRequired: true, receipt: { sub, i: 1, n: 3 }, json: { error: { code: 'ack_required' } } });
+    expect(vendor.records.get(erin.alias)!.chain!.delivered).toBe(1); // nothing was delivered
+    c = refused.challenge!;
     // A wrong word.
     await expectCode(
       deliver(peer, erin, 'eddp+receipts', '/api/paid/LU', { now: NOW, challenge: c, ack: { sub, i: 1, w: new Uint8Array(32) } }),
@@ -165,7 +169,7 @@ describe('PayWord acknowledgements (paper §5)', () => {
     c = await fetchChallenge(peer, erin, doc);
     const w1 = paywordWord(erin.k, sub, 3, 1);
     const d2 = await deliver(peer, erin, 'eddp+receipts', '/api/paid/LU', { now: NOW, challenge: c, ack: { sub, i: 1, w: w1 } });
-    expect(d2.receipt).toEqual({ sub, i: 2 });
+    expect(d2.receipt).toEqual({ sub, i: 2, n: 3 });
     // The explicit ack endpoint.
     const w2 = paywordWord(erin.k, sub, 3, 2);
     const res = await peer(ackRequest(erin.alias, ORIGIN + doc.ackPath, { sub, i: 2, w: w2 }));
@@ -180,7 +184,7 @@ describe('PayWord acknowledgements (paper §5)', () => {
     expect(verifyWord(b64u.decode(chain.w0), 2, b64u.decode(chain.ackedW))).toBe(true);
     expect(verifyWord(b64u.decode(chain.w0), 3, b64u.decode(chain.ackedW))).toBe(false);
     const d3 = await deliver(peer, erin, 'eddp+receipts', '/api/paid/LU', { now: NOW, challenge: d2.challenge! });
-    expect(d3.receipt).toEqual({ sub, i: 3 });
+    expect(d3.receipt).toEqual({ sub, i: 3, n: 3 });
     c = d3.challenge!;
     await expectCode(
       deliver(peer, erin, 'eddp+receipts', '/api/paid/LU', { now: NOW, challenge: c, ack: { sub, i: 3, w: paywordWord(erin.k, sub, 3, 3) } }),

@@ -77,7 +77,7 @@ describe('vendor SDK through Hono, in-process', () => {
       challenge: d1.challenge!,
       ack: { sub: r.payword!.sub, i: 1, w: paywordWord(bob.k, r.payword!.sub, 3, 1) },
     });
-    expect(d2.receipt).toEqual({ sub: r.payword!.sub, i: 2 });
+    expect(d2.receipt).toEqual({ sub: r.payword!.sub, i: 2, n: r.payword!.n });
     const next = await sessionFor('bob@example.org', 'bob secret', ORIGIN, 1);
     const rot = await rotateStart({ old: bob, next, discovery: doc, now, remaining: 1 });
     const out = await rotateOnResponse(rot.state, await peer(rot.request));

@@ -18,6 +18,7 @@ import {
   parseSkepConfirm,
   parseSkepHello,
   routeFor,
+  sealAckRequired,
   sealDelivery,
   skepVendorConfirm,
   skepVendorHello,
@@ -337,6 +338,8 @@ export class JanusVendor {
     const d = parseDelivery(vk, msg, level, now, c.limits.maxBodyBytes);
     const loaded = await this.load(d.parsed.alias);
     const opened = await openDelivery(vk, d, msg, loaded?.record ?? null, now, c.limits.maxBodyBytes);
+    // Verified, but the previous delivery is unacknowledged: a signed 402, nothing stored (§11.2).
+    if (opened.ackRequired) return sealAckRequired(vk, d, msg, opened, now);
     const changed = opened.record !== loaded!.record;
     const version = loaded!.row.version + 1;
     // Replay check, acknowledgement and delivery count are stored before the handler runs: the

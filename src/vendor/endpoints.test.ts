@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { b64u, randomBytes, utf8 } from '../crypto/bytes.ts';
 import {
+  deliveryResponse,
   ackRequest,
   challengeRequest,
   deliveryRequest,
@@ -239,7 +240,13 @@ describe('EDDP routes and the challenge endpoint', () => {
     const r1 = await peer(await eddp(bob, c, '/api/paid'));
     expect(r1.status).toBe(200);
     c = r1.headers['janus-challenge']!;
-    await expectRefused(await eddp(bob, c, '/api/paid'), 'ack_required');
+    // Delivery 2 before acknowledging 1: verified, so the refusal is signed (§11.2), and nothing is stored.
+    const before = await snapshot();
+    const { request, pending } = await deliveryRequest({ key: bob, level: 'eddp+receipts', method: 'GET', url: url('/api/paid'), now: clock, challenge: c });
+    const refused = await peer(request);
+    expect([refused.status, refused.headers['janus-error']]).toEqual([402, 'ack_required']);
+    expect(await deliveryResponse(pending, 'eddp+receipts', refused)).toMatchObject({ status: 402, ackRequired: true, receipt: { sub: bobSub, i: 1, n: 3 } });
+    expect(await snapshot()).toEqual(before);
     await expectRefused(await eddp(bob, c, '/api/paid', { ack: { sub: bobSub, i: 1, w: randomBytes(32) } }), 'bad_ack');
     await expectRefused(ackRequest(bob.alias, url('/.janus/ack'), { sub: bobSub, i: 1, w: randomBytes(32) }), 'bad_ack');
     await expectRefused(raw('POST', '/.janus/ack', { 'janus-alias': bob.alias, 'janus-ack': 'nonsense' }), 'malformed');

@@ -233,7 +233,7 @@ describe('janus-vendor serve: the reverse proxy', () => {
     const c = await fetchChallenge(peer, bob, doc);
     const d = await deliver(peer, bob, 'eddp+receipts', '/api/paid/T', { now: now(), challenge: c });
     expect(d.json).toEqual({ symbol: 'T', alias: bob.alias });
-    expect(d.receipt).toEqual({ sub: bobReg.payword!.sub, i: 1 });
+    expect(d.receipt).toEqual({ sub: bobReg.payword!.sub, i: 1, n: bobReg.payword!.n });
     bobChallenge = d.challenge!;
     expect(lastSeen().headers[CLIENT_HEADER.level]).toBe('eddp+receipts');
     expect(decodeClient(String(lastSeen().headers[CLIENT_HEADER.client])).chain).toMatchObject({ n: 3, delivered: 1, acked: 0 });

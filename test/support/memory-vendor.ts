@@ -11,6 +11,7 @@ import {
   errorResponse,
   jsonBytes,
   openDelivery,
+  sealAckRequired,
   parseAckRequest,
   parseChallengeRequest,
   parseDelivery,
@@ -160,6 +161,7 @@ export class MemoryVendor {
     }
     const d = parseDelivery(vk, req, route.level, now);
     const opened = await openDelivery(vk, d, req, this.records.get(d.parsed.alias) ?? null, now);
+    if (opened.ackRequired) return sealAckRequired(vk, d, req, opened, now); // nothing stored
     this.consume(opened.useOnce);
     const out = this.app(opened.record, { method: req.method, path, body: opened.plaintext });
     this.records.set(opened.record.alias, opened.record);
