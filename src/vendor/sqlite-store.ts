@@ -229,10 +229,11 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Group commit for the hot path: a commit that only records one-time values (every SDDP and EDDP
-   * request) joins the others that arrive in the same event-loop turn, and all of them run in one
-   * SQLite transaction, each in its own SAVEPOINT (better-sqlite3 nests transactions that way), so
-   * each commit still succeeds or fails alone. The caller's promise resolves only after COMMIT.
+   * Group commit for the hot path: a commit that records one-time values and at most updates a
+   * client (every SDDP and EDDP request; the delivery count of eddp+receipts) joins the others that
+   * arrive in the same event-loop turn, and all of them run in one SQLite transaction. One with an
+   * update runs in its own SAVEPOINT (better-sqlite3 nests transactions that way), so each commit
+   * still succeeds or fails alone. The caller's promise resolves only after COMMIT.
    */
   private flush(): void {
     const batch = this.pending;
@@ -250,7 +251,11 @@ export class SqliteStore implements Store {
       for (const p of batch) p.reject(e);
       return;
     }
-    batch.forEach((p, i) => (results[i] === null ? p.resolve() : p.reject(results[i])));
+    batch.forEach((p, i) => {
+      if (results[i] !== null) return p.reject(results[i]);
+      if (p.c.update) this.remember(p.c.update); // committed: the cache follows
+      p.resolve();
+    });
   }
 
   private snapshotUsed(batch: { c: Commit }[]): [string, number | undefined][] {
@@ -297,7 +302,7 @@ export class SqliteStore implements Store {
   }
 
   async commit(c: Commit): Promise<void> {
-    if (c.insert || c.update || c.rename) {
+    if (c.insert || c.rename) {
       const before = this.snapshotUsed([{ c }]);
       const seq = this.seq;
       try {
