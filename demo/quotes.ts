@@ -123,8 +123,22 @@ export interface IntradaySeries {
   last: number;
 }
 
+// A series changes once a minute: every delivery within the minute gets the same (frozen) one.
+const series = new Map<string, IntradaySeries>();
+
 /** Intraday series: the trailing trading session (6.5 hours) minute by minute. */
 export function intraday(symbol: string, unixSeconds: number, minutes = 390): IntradaySeries {
+  const id = `${symbol} ${minuteOf(unixSeconds)} ${minutes}`;
+  let s = series.get(id);
+  if (!s) {
+    if (series.size >= 256) series.delete(series.keys().next().value!);
+    s = Object.freeze(computeIntraday(symbol, unixSeconds, minutes));
+    series.set(id, s);
+  }
+  return s;
+}
+
+function computeIntraday(symbol: string, unixSeconds: number, minutes: number): IntradaySeries {
   const end = minuteOf(unixSeconds);
   const points: [string, number][] = [];
   for (let m = end - minutes + 1; m <= end; m++) points.push([new Date(m * 60_000).toISOString(), priceAt(symbol, m)]);
