@@ -346,6 +346,13 @@ describe('janus-vendor inspect', () => {
     expect([r.code, r.out, r.err]).toEqual([1, '', 'janus-vendor: no client nobody\n']);
   });
 
+  it('an alias that begins with "-" (one in 64 do) is an alias, not an option, in any position and after --', async () => {
+    const dash = '-' + 'A'.repeat(21);
+    for (const args of [['inspect', '--config', configFile, dash], ['inspect', dash, '--config', configFile], ['inspect', '--config', configFile, '--', dash]]) {
+      expect(await run(args)).toEqual({ code: 1, out: '', err: `janus-vendor: no client ${dash}\n` });
+    }
+  });
+
   it('usage and input errors', async () => {
     expect((await run(['inspect', bob.alias])).code).toBe(2);
     expect((await run(['inspect', '--config', configFile])).code).toBe(2);

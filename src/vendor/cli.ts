@@ -91,15 +91,22 @@ interface Command {
   run(values: Values, positionals: string[], io: Io): Promise<number>;
 }
 
+// An alias is 22 base64url characters, so one in 64 begins with '-': such an argument is an alias,
+// not an option (no option is spelled like that). `--` works too.
+const ALIAS_ARG_RE = /^-[A-Za-z0-9_-]{21}$/;
+
 function parse(cmd: Command, args: readonly string[]): { values: Values; positionals: string[] } {
   try {
+    const end = args.indexOf('--');
+    const head = end < 0 ? [...args] : args.slice(0, end);
+    const aliases = head.filter((a) => ALIAS_ARG_RE.test(a));
     const r = parseArgs({
-      args: [...args],
+      args: [...head.filter((a) => !ALIAS_ARG_RE.test(a)), ...(end < 0 ? [] : args.slice(end))],
       options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
     });
-    return { values: r.values as Values, positionals: r.positionals };
+    return { values: r.values as Values, positionals: [...aliases, ...r.positionals] };
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     const unknown = /Unknown option '([^']+)'/.exec(m);
