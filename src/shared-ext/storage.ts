@@ -73,25 +73,25 @@ export class StorageItem<T> {
     let flush = flushes.get(this.key);
     if (!flush) {
       writing.set(this.key, (writing.get(this.key) ?? 0) + 1);
-      const key = this.key;
+      const name = this.key; // the item's name (e.g. vendors): storage.local holds only non-secret items
       flush = new Promise<void>((resolve, reject) => {
         setTimeout(() => {
-          flushes.delete(key); // a set from now on is a new write
-          if (!localCache.has(key)) {
+          flushes.delete(name); // a set from now on is a new write
+          if (!localCache.has(name)) {
             // removed since (remove() goes to storage itself)
-            written(key);
+            written(name);
             resolve();
             return;
           }
           // The latest value: every set since this flush was planned is in it.
-          browser.storage.local.set({ [key]: localCache.get(key) }).then(
+          browser.storage.local.set({ [name]: localCache.get(name) }).then(
             () => {
-              written(key);
+              written(name);
               resolve();
             },
             (e: unknown) => {
-              written(key);
-              localCache.delete(key); // storage did not take it: read the truth again
+              written(name);
+              localCache.delete(name); // storage did not take it: read the truth again
               reject(e instanceof Error ? e : new Error(String(e)));
             },
           );
