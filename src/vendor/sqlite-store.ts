@@ -103,7 +103,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly tx: (c: Commit) => void;
-  private readonly batchTx: (cs: Commit[]) => (unknown | null)[];
+  private readonly batchTx: Database.Transaction<(cs: Commit[]) => (unknown | null)[]>;
   private pending: { c: Commit; resolve: () => void; reject: (e: unknown) => void }[] = [];
   /** One-time value -> expiry: every unexpired entry of the replay log. */
   private readonly used = new Map<string, number>();
@@ -242,7 +242,9 @@ export class SqliteStore implements Store {
     const seq = this.seq;
     let results: (unknown | null)[];
     try {
-      results = this.batchTx(batch.map((p) => p.c));
+      // IMMEDIATE: the write lock is taken before sync() reads, so nobody appends in between (a
+      // deferred transaction that read first could not upgrade after another connection's write).
+      results = this.batchTx.immediate(batch.map((p) => p.c));
     } catch (e) {
       // The whole transaction rolled back: undo the map, and read the log again at the next look.
       this.restoreUsed(before);
