@@ -203,6 +203,15 @@ export async function openDelivery(
   return { plaintext: v.plaintext, contentType: v.contentType, slot: v.slot, useOnce, record, ackRequired };
 }
 
+/** The headers every EDDP answer covers after the base components: the next challenge, and the delivery mark. */
+function responseCovered(vk: VendorKeys, d: ParsedDelivery, record: ClientRecord, now: number, r?: Uint8Array): [string, string][] {
+  const covered: [string, string][] = [];
+  if (isEddp(d.level)) covered.push([HEADER.challenge, issueChallenge(vk.ck, vk.idV, d.parsed.alias, now, r).challenge]);
+  const chain = record.chain;
+  if (d.level === 'eddp+receipts' && chain) covered.push([HEADER.receipt, formatReceiptHeader(chain.sub, chain.delivered, chain.n)]);
+  return covered;
+}
+
 /** SDDP message 2 / EDDP message 4, with the next challenge and the delivery number. */
 export async function sealDelivery(
   vk: VendorKeys,
@@ -213,10 +222,7 @@ export async function sealDelivery(
   now: number,
   fixed?: { salt?: Uint8Array; r?: Uint8Array },
 ): Promise<HttpResponseMsg> {
-  const covered: [string, string][] = [];
-  if (isEddp(d.level)) covered.push([HEADER.challenge, issueChallenge(vk.ck, vk.idV, d.parsed.alias, now, fixed?.r).challenge]);
-  const chain = opened.record.chain;
-  if (d.level === 'eddp+receipts' && chain) covered.push([HEADER.receipt, formatReceiptHeader(chain.sub, chain.delivered, chain.n)]);
+  const covered = responseCovered(vk, d, opened.record, now, fixed?.r);
   // Janus-* headers are the protocol's: an application's own never travel (uncovered) beside them.
   const headers: Headers_ = {};
   for (const [k, v] of Object.entries(out.headers ?? {})) if (!k.toLowerCase().startsWith('janus-')) headers[k] = v;
@@ -246,11 +252,7 @@ export async function sealAckRequired(
 ): Promise<HttpResponseMsg> {
   const chain = opened.record.chain!;
   const err = new JanusError('ack_required', undefined, { sub: chain.sub, pending: chain.delivered });
-  const covered: [string, string][] = [
-    [HEADER.challenge, issueChallenge(vk.ck, vk.idV, d.parsed.alias, now, fixed?.r).challenge],
-    [HEADER.receipt, formatReceiptHeader(chain.sub, chain.delivered, chain.n)],
-    [HEADER.error, 'ack_required'],
-  ];
+  const covered = [...responseCovered(vk, d, opened.record, now, fixed?.r), [HEADER.error, 'ack_required'] as const];
   return sealResponse(d.parsed, req.headers, opened.slot, {
     status: err.status,
     contentType: 'application/json',

@@ -110,7 +110,7 @@ export interface RequestInfo {
 function headerOf(request: Request, info: RequestInfo, name: string): string | null {
   if (!info.headers) return request.headers.get(name);
   const v = info.headers[name];
-  return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v; // as nodeHeaders does, for one field
 }
 
 function publicClient(r: ClientRecord): JanusClient {
@@ -408,23 +408,15 @@ export async function readRequest(
   idV: string,
   known: { url?: URL; headers?: RequestInfo['headers'] } = {},
 ): Promise<HttpRequestMsg> {
-  const headers: Record<string, string> = {};
-  let total = 0;
-  if (known.headers) {
-    for (const k in known.headers) {
-      const raw = known.headers[k];
-      if (raw === undefined) continue;
-      const v = Array.isArray(raw) ? raw.join(', ') : raw;
-      total += k.length + v.length + 4;
-      headers[k] = v;
-    }
-  } else {
+  let headers: Record<string, string>;
+  if (known.headers) headers = nodeHeaders(known.headers);
+  else {
+    headers = {};
     request.headers.forEach((v, k) => {
-      total += k.length + v.length + 4;
       headers[k] = v;
     });
   }
-  if (total > maxHeaders) throw new JanusError('too_large', `request headers exceed ${maxHeaders} bytes`);
+  checkHeaderSize(headers, maxHeaders);
   const declared = Number(headers['content-length'] ?? '0');
   if (declared > maxBody) throw new JanusError('too_large', `request body exceeds ${maxBody} bytes`);
   let body = new Uint8Array(0);
@@ -457,10 +449,25 @@ export async function readRequest(
 }
 
 /** handleMessage's input checks: the limits readRequest applies while reading, and the URL from id_V. */
-function checkMessage(msg: HttpRequestMsg, maxBody: number, maxHeaders: number, idV: string, url: URL): HttpRequestMsg {
+/** Node's IncomingMessage headers as the protocol reads them: repeated fields joined as Headers.get would. */
+export function nodeHeaders(raw: NonNullable<RequestInfo['headers']>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in raw) {
+    const v = raw[k];
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+/** The header-size limit, counted as `name: value\r\n` per field. */
+function checkHeaderSize(headers: Record<string, string>, maxHeaders: number): void {
   let total = 0;
-  for (const k in msg.headers) total += k.length + (msg.headers[k]?.length ?? 0) + 4;
+  for (const k in headers) total += k.length + (headers[k]?.length ?? 0) + 4;
   if (total > maxHeaders) throw new JanusError('too_large', `request headers exceed ${maxHeaders} bytes`);
+}
+
+function checkMessage(msg: HttpRequestMsg, maxBody: number, maxHeaders: number, idV: string, url: URL): HttpRequestMsg {
+  checkHeaderSize(msg.headers, maxHeaders);
   if (msg.body.length > maxBody) throw new JanusError('too_large', `request body exceeds ${maxBody} bytes`);
   return { method: msg.method.toUpperCase(), url: idV + url.pathname + url.search, headers: msg.headers, body: msg.body };
 }

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { JanusError } from '../errors.ts';
 import { errorResponse, type HttpResponseMsg } from '../protocol/index.ts';
-import type { JanusClient, JanusVendor } from './core.ts';
+import { nodeHeaders, type JanusClient, type JanusVendor } from './core.ts';
 
 export type Fallback = (request: Request, client: JanusClient | null) => Response | Promise<Response>;
 
@@ -58,16 +58,6 @@ function writeMessage(res: ServerResponse, m: HttpResponseMsg, close = false): v
   res.end(m.status === 204 || m.status === 304 ? undefined : m.body);
 }
 
-/** Headers as the protocol reads them: lower-case names, repeated fields joined as Headers.get would. */
-function plainHeaders(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k in req.headers) {
-    const v = req.headers[k];
-    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
-}
-
 export function createJanusServer(vendor: JanusVendor, fallback: Fallback = () => new Response('Not Found', { status: 404 })): Server {
   // Node's own header limit must not be lower than the vendor's, so our `too_large` answers first.
   return createServer({ maxHeaderSize: Math.max(16 * 1024, vendor.config.limits.maxHeaderBytes + 1024) }, (req, res) => {
@@ -87,7 +77,7 @@ export function createJanusServer(vendor: JanusVendor, fallback: Fallback = () =
             writeMessage(res, errorResponse(e), true); // the rest of the body is not read: close
             return;
           }
-          const answer = await vendor.handleMessage({ method, url: idV + (req.url ?? '/'), headers: plainHeaders(req), body }, info);
+          const answer = await vendor.handleMessage({ method, url: idV + (req.url ?? '/'), headers: nodeHeaders(req.headers), body }, info);
           if (answer) {
             writeMessage(res, answer);
             return;

@@ -146,17 +146,11 @@ export class SqliteStore implements Store {
     };
     const s = this.stmts;
     this.tx = db.transaction((c: Commit) => {
-      // Undo log for the in-memory state: a failed commit must leave it as the rolled-back database.
-      const undoUsed: [string, number | undefined][] = [];
+      // A failed commit must leave the in-memory state as the rolled-back database.
+      const before = this.snapshotUsed([{ c }]);
       const seq = this.seq;
       try {
-        for (const u of c.useOnce ?? []) {
-          const was = this.used.get(u.key);
-          if (was !== undefined && was >= c.now) throw new JanusError('replayed');
-          undoUsed.push([u.key, was]);
-          this.used.set(u.key, u.expires);
-          this.seq = Number(s.use.run(u.key, u.expires).lastInsertRowid);
-        }
+        this.useAll(c.useOnce ?? [], c.now);
         if (c.insert) this.insertRow(c.insert);
         if (c.update && s.update.run(params(c.update)).changes === 0) {
           throw new JanusError('conflict', 'the client record changed meanwhile; retry');
@@ -167,7 +161,7 @@ export class SqliteStore implements Store {
         }
         opts.beforeCommit?.(c);
       } catch (e) {
-        this.restoreUsed(undoUsed);
+        this.restoreUsed(before);
         this.seq = seq; // the savepoint's rows are gone, and AUTOINCREMENT hands their numbers out again
         throw e;
       }
@@ -193,7 +187,7 @@ export class SqliteStore implements Store {
     this.syncedAt = Date.now();
   }
 
-  /** The hot path's commit, inside the batch transaction: every value checked in memory, then appended. */
+  /** One-time values, inside a write transaction: every one checked in memory first, then each appended. */
   private useAll(us: readonly UseOnce[], now: number): void {
     for (let i = 0; i < us.length; i++) {
       const was = this.used.get(us[i]!.key);
