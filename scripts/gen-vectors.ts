@@ -163,20 +163,21 @@ const records = new Map<string, ClientRecord>();
   ] as const) {
     const st = await stretchSecret(who, 'correct horse battery staple', { params: SMALL_ARGON2 });
     const session = vendorSession(st.master, st.idC, ORIGIN, 0);
-    const fixed = { nC: det(`${name} nC`, 16), nC3: det(`${name} nC3`, 16), salt3: det(`${name} salt3`, 16), sub: b64u.encode(det(`${name} sub`, 16)) };
+    const fixed = { nC: det(`${name} nC`, 16), nC3: det(`${name} nC3`, 16), bodyIv3: det(`${name} body iv3`, 12), sub: b64u.encode(det(`${name} sub`, 16)) };
     const data: JsonObject = wantReceipt ? { plan: 'intraday', months: 1, card: '4111111111111111' } : { watchlist: ['LU', 'T', 'IBM'] };
     const start = await skepStart({ session, discovery, data, now: NOW, receipt: wantReceipt, ...(chain ? { chain } : {}), fixed });
     // Keep the recorded (randomized) OAEP ciphertext if there is one.
     const prevRun = prevRuns.find((r: any) => r.name === name);
     const m1: HttpRequestMsg = prevRun ? { ...start.request, body: fromHex(prevRun.messages.m1.body) } : start.request;
     const hello = parseSkepHello(m1);
-    const m2 = await skepVendorHello(vk, m1, hello, null, NOW, { iv: det(`${name} token iv`, 12), r: det(`${name} token r`, 16), salt: det(`${name} salt2`, 16) });
+    const m2 = await skepVendorHello(vk, m1, hello, null, NOW, { iv: det(`${name} token iv`, 12), r: det(`${name} token r`, 16), bodyIv: det(`${name} body iv2`, 12) });
     const s2 = await skepOnResponse(start.state, m2, NOW);
     const m3 = s2.request!;
     const confirm = parseSkepConfirm(vk, m3, NOW);
-    const out = await skepVendorConfirm(vk, m3, confirm, null, VECTOR_POLICY, NOW, { salt: det(`${name} salt4`, 16) });
+    const out = await skepVendorConfirm(vk, m3, confirm, null, VECTOR_POLICY, NOW, { bodyIv: det(`${name} body iv4`, 12) });
     let m4 = out.response;
-    if (prevRun && wantReceipt) m4 = { ...m4, headers: prevRun.messages.m4.headers, body: fromHex(prevRun.messages.m4.body) };
+    // A receipt is randomized (RSA-PSS): kept from the previous file while the coding is the same.
+    if (prevRun && wantReceipt && prevRun.messages.m4.headers['content-encoding'] === m4.headers['content-encoding']) m4 = { ...m4, headers: prevRun.messages.m4.headers, body: fromHex(prevRun.messages.m4.body) };
     const s4 = await skepOnResponse(s2.state, m4, NOW);
     if (s4.state.phase !== 'done') throw new Error('SKEP run did not finish');
     records.set(out.record.alias, out.record);
@@ -187,7 +188,7 @@ const records = new Map<string, ClientRecord>();
       data,
       receipt_requested: wantReceipt,
       chain,
-      fixed: { n_c: toHex(fixed.nC), n_c3: toHex(fixed.nC3), salt3: toHex(fixed.salt3), sub: fixed.sub, token_iv: toHex(det(`${name} token iv`, 12)), token_r: toHex(det(`${name} token r`, 16)), salt2: toHex(det(`${name} salt2`, 16)), salt4: toHex(det(`${name} salt4`, 16)) },
+      fixed: { n_c: toHex(fixed.nC), n_c3: toHex(fixed.nC3), body_iv3: toHex(fixed.bodyIv3), sub: fixed.sub, token_iv: toHex(det(`${name} token iv`, 12)), token_r: toHex(det(`${name} token r`, 16)), body_iv2: toHex(det(`${name} body iv2`, 12)), body_iv4: toHex(det(`${name} body iv4`, 12)) },
       oaep_plaintext: toHex(keyTransportPlaintext(session.k, fixed.nC, 0, session.alias)),
       oaep_label: fromUtf8(skepOaepLabel(ORIGIN)),
       messages: { m1: wireReq(m1), m2: wireRes(m2), m3: wireReq(m3), m4: wireRes(m4) },
@@ -215,14 +216,14 @@ async function deliveryRun(name: string, level: 'sddp' | 'eddp' | 'eddp+receipts
     url: ORIGIN + (level === 'sddp' ? '/api/watchlist' : '/api/intraday/LU'),
     now: NOW,
     nonce: det(`${name} nonce`, 16),
-    salt: det(`${name} salt`, 16),
+    bodyIv: det(`${name} body iv`, 12),
     ...(opts.challenge ? { challenge: opts.challenge } : {}),
     ...(opts.body ? { body: utf8(opts.body), contentType: 'application/json' } : {}),
     ...(ack ? { ack } : {}),
   });
   const d = parseDelivery(vk, request, level, NOW);
   const opened = await openDelivery(vk, d, request, rec, NOW);
-  const fixed = { salt: det(`${name} rsalt`, 16), r: det(`${name} next challenge r`, 16) };
+  const fixed = { bodyIv: det(`${name} response iv`, 12), r: det(`${name} next challenge r`, 16) };
   let body = utf8(JSON.stringify({ alias: rec.alias, quotes: [{ symbol: 'LU', price: 86.5 }] }));
   let response: HttpResponseMsg;
   if (opened.ackRequired) {
@@ -240,7 +241,7 @@ async function deliveryRun(name: string, level: 'sddp' | 'eddp' | 'eddp+receipts
     gen: rec.gen,
     k: toHex(rec.k),
     now: NOW,
-    fixed: { nonce: toHex(det(`${name} nonce`, 16)), salt: toHex(det(`${name} salt`, 16)), response_salt: toHex(det(`${name} rsalt`, 16)), next_challenge_r: toHex(det(`${name} next challenge r`, 16)) },
+    fixed: { nonce: toHex(det(`${name} nonce`, 16)), body_iv: toHex(det(`${name} body iv`, 12)), response_iv: toHex(det(`${name} response iv`, 12)), next_challenge_r: toHex(det(`${name} next challenge r`, 16)) },
     request_plaintext: opts.body ?? '',
     response_plaintext: fromUtf8(body),
     request: wireReq(request),
@@ -336,17 +337,17 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
     const old = { idV: ORIGIN, alias: rec.alias, gen: rec.gen, k: rec.k };
     const st = await stretchSecret('alice@example.org', newSecret, { params: SMALL_ARGON2 });
     const next = vendorSession(st.master, st.idC, ORIGIN, gen);
-    const start = await rotateStart({ old, next, discovery, now: NOW, fixed: { nonce: det(`${name} nonce`, 16), salt: det(`${name} salt`, 16) } });
+    const start = await rotateStart({ old, next, discovery, now: NOW, fixed: { nonce: det(`${name} nonce`, 16), bodyIv: det(`${name} body iv`, 12) } });
     const prevRun = prevRot?.runs.find((r: any) => r.name === name);
-    const request: HttpRequestMsg = prevRun ? { ...start.request, headers: prevRun.request.headers, body: fromHex(prevRun.request.body) } : start.request;
+    const request: HttpRequestMsg = prevRun && prevRun.request.headers['content-encoding'] === start.request.headers['content-encoding'] ? { ...start.request, headers: prevRun.request.headers, body: fromHex(prevRun.request.body) } : start.request;
     const parsed = parseRotate(vk, request, NOW);
-    const out = await vendorRotate(vk, parsed, request, rec, NOW, { salt: det(`${name} rsalt`, 16) });
+    const out = await vendorRotate(vk, parsed, request, rec, NOW, { bodyIv: det(`${name} response iv`, 12) });
     runs.push({
       name,
       old: { alias: old.alias, gen: old.gen, k: toHex(old.k) },
       next: { secret: newSecret, master: toHex(st.master), alias: next.alias, gen: next.gen, k: toHex(next.k) },
       now: NOW,
-      fixed: { nonce: toHex(det(`${name} nonce`, 16)), salt: toHex(det(`${name} salt`, 16)), response_salt: toHex(det(`${name} rsalt`, 16)) },
+      fixed: { nonce: toHex(det(`${name} nonce`, 16)), body_iv: toHex(det(`${name} body iv`, 12)), response_iv: toHex(det(`${name} response iv`, 12)) },
       oaep_plaintext: toHex(keyTransportPlaintext(next.k, det(`${name} nonce`, 16), next.gen, next.alias)),
       request: wireReq(request),
       response: wireRes(out.response),

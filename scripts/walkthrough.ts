@@ -14,7 +14,7 @@ function show(label: string, m: HttpRequestMsg | HttpResponseMsg): void {
   const first = 'method' in m ? `${m.method} ${m.url}` : `HTTP ${m.status}`;
   console.log(`\n--- ${label}\n${first}`);
   for (const [k, v] of Object.entries(m.headers)) console.log(`${k}: ${v.length > 120 ? v.slice(0, 117) + '...' : v}`);
-  if (m.body.length) console.log(`\n<${m.body.length} bytes${m.headers['content-encoding'] ? ', aes128gcm' : ''}>`);
+  if (m.body.length) console.log(`\n<${m.body.length} bytes${m.headers['content-encoding'] ? `, ${m.headers['content-encoding']}` : ''}>`);
 }
 
 console.log('Janus protocol walkthrough (in memory; docs/PROTOCOL.md explains every line).');

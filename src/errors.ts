@@ -15,7 +15,6 @@ export const ERRORS = {
   decrypt_failed: { status: 400, text: 'the body could not be decrypted' },
   slot_out_of_window: { status: 401, text: 'the time slot is outside the acceptance window' },
   replayed: { status: 409, text: 'this nonce or token was already used' },
-  nonce_mismatch: { status: 502, text: 'the response is not bound to the request nonce' },
   bad_credential: { status: 401, text: 'the slot credential does not verify' },
   // Clients and keys (§11.3)
   unknown_client: { status: 401, text: 'no client is registered under this alias' },

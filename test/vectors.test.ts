@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { b64u, fromHex, fromUtf8, toHex, utf8 } from '../src/crypto/bytes.ts';
 import { oaepDecrypt } from '../src/crypto/rsa.ts';
-import * as aes128gcm from '../src/crypto/aes128gcm.ts';
 import {
   applyAck,
   buildDiscovery,
@@ -47,6 +46,7 @@ import {
   vendorIdentity,
   vendorKey,
   vendorRotate,
+  verifySecureRequest,
   verifyCredential,
   verifyReceipt,
   type ClientRecord,
@@ -145,7 +145,7 @@ async function replaySkep(): Promise<Map<string, ClientRecord>> {
   for (const run of skep.runs) {
     const f = run.fixed;
     const m3 = fromWireReq(run.messages.m3);
-    const out = await skepVendorConfirm(vk, m3, parseSkepConfirm(vk, m3, run.now), null, VECTOR_POLICY, run.now, { salt: fromHex(f.salt4) });
+    const out = await skepVendorConfirm(vk, m3, parseSkepConfirm(vk, m3, run.now), null, VECTOR_POLICY, run.now, { bodyIv: fromHex(f.body_iv4) });
     records.set(out.record.alias, out.record);
   }
   return records;
@@ -165,7 +165,7 @@ describe('skep.json (§7, §12)', () => {
       expect(fromUtf8(skepOaepLabel(vk.idV))).toBe(run.oaep_label);
       expect(toHex(await oaepDecrypt(vk.pkcs8, hello.ek, skepOaepLabel(vk.idV)))).toBe(run.oaep_plaintext);
       // m2 from m1 (vendor).
-      const m2 = await skepVendorHello(vk, m1, hello, null, run.now, { iv: fromHex(f.token_iv), r: fromHex(f.token_r), salt: fromHex(f.salt2) });
+      const m2 = await skepVendorHello(vk, m1, hello, null, run.now, { iv: fromHex(f.token_iv), r: fromHex(f.token_r), bodyIv: fromHex(f.body_iv2) });
       expectRes(m2, run.messages.m2);
       // m3 from m2 (client).
       const start = await skepStart({
@@ -175,13 +175,13 @@ describe('skep.json (§7, §12)', () => {
         now: run.now,
         receipt: run.receipt_requested,
         ...(run.chain ? { chain: run.chain } : {}),
-        fixed: { nC: fromHex(f.n_c), nC3: fromHex(f.n_c3), salt3: fromHex(f.salt3), sub: f.sub },
+        fixed: { nC: fromHex(f.n_c), nC3: fromHex(f.n_c3), bodyIv3: fromHex(f.body_iv3), sub: f.sub },
       });
       const s2 = await skepOnResponse(start.state, fromWireRes(run.messages.m2), run.now);
       expectReq(s2.request!, run.messages.m3);
       // m4 from m3 (vendor); with a receipt m4 holds an RSA-PSS signature, so it is verified instead.
       const m3 = fromWireReq(run.messages.m3);
-      const out = await skepVendorConfirm(vk, m3, parseSkepConfirm(vk, m3, run.now), null, VECTOR_POLICY, run.now, { salt: fromHex(f.salt4) });
+      const out = await skepVendorConfirm(vk, m3, parseSkepConfirm(vk, m3, run.now), null, VECTOR_POLICY, run.now, { bodyIv: fromHex(f.body_iv4) });
       if (!run.receipt_requested) expectRes(out.response, run.messages.m4);
       else expect(out.record.receipt).not.toBeNull();
       const s4 = await skepOnResponse(s2.state, fromWireRes(run.messages.m4), run.now);
@@ -210,7 +210,7 @@ async function checkDeliveries(file: any, records: Map<string, ClientRecord>): P
       url: want.url,
       now: run.now,
       nonce: fromHex(run.fixed.nonce),
-      salt: fromHex(run.fixed.salt),
+      bodyIv: fromHex(run.fixed.body_iv),
       ...(want.headers['janus-challenge'] ? { challenge: want.headers['janus-challenge'] } : {}),
       ...(run.request_plaintext ? { body: utf8(run.request_plaintext), contentType: 'application/json' } : {}),
       ...(ackHeader ? { ack: parseAck(ackHeader) } : {}),
@@ -219,7 +219,7 @@ async function checkDeliveries(file: any, records: Map<string, ClientRecord>): P
     const d = parseDelivery(vk, want, level, run.now);
     const opened = await openDelivery(vk, d, want, records.get(run.alias)!, run.now);
     expect(fromUtf8(opened.plaintext)).toBe(run.request_plaintext);
-    const fixed = { salt: fromHex(run.fixed.response_salt), r: fromHex(run.fixed.next_challenge_r) };
+    const fixed = { bodyIv: fromHex(run.fixed.response_iv), r: fromHex(run.fixed.next_challenge_r) };
     // A run whose response is 402 is the signed ack_required (§11.2): nothing is stored.
     expect(opened.ackRequired).toBe(run.response.status === 402);
     const res = opened.ackRequired
@@ -297,15 +297,15 @@ describe('rotate.json (§13)', () => {
       const record = records.get(run.old.alias)!;
       const req = fromWireReq(run.request);
       // Inside the old-key-encrypted body, the RSA-OAEP ciphertext carries the new key.
-      const body = await aes128gcm.decrypt(req.body, slotKey(record.k, slotOf(run.now)).ke);
+      const body = await verifySecureRequest(parseRotate(vk, req, run.now), req, record.k, { window: vk.window });
       const ek = b64u.decode(JSON.parse(fromUtf8(body.plaintext)).ek);
       expect(toHex(await oaepDecrypt(vk.pkcs8, ek, utf8(`janus/1 rotate ${vk.idV}`)))).toBe(run.oaep_plaintext);
-      const out = await vendorRotate(vk, parseRotate(vk, req, run.now), req, record, run.now, { salt: fromHex(run.fixed.response_salt) });
+      const out = await vendorRotate(vk, parseRotate(vk, req, run.now), req, record, run.now, { bodyIv: fromHex(run.fixed.response_iv) });
       expectRes(out.response, run.response);
       expect(out.record.alias).toBe(run.next.alias);
       const old = { idV: vk.idV, alias: run.old.alias, gen: run.old.gen, k: fromHex(run.old.k) };
       const next = { idV: vk.idV, alias: run.next.alias, gen: run.next.gen, k: fromHex(run.next.k) };
-      const { state } = await rotateStart({ old, next, discovery, now: run.now, fixed: { nonce: fromHex(run.fixed.nonce), salt: fromHex(run.fixed.salt) } });
+      const { state } = await rotateStart({ old, next, discovery, now: run.now, fixed: { nonce: fromHex(run.fixed.nonce), bodyIv: fromHex(run.fixed.body_iv) } });
       const done = await rotateOnResponse(state, fromWireRes(run.response));
       expect(done).toMatchObject({ alias: run.next.alias, gen: run.next.gen });
     });

@@ -9,6 +9,7 @@ import {
   challengeRequest,
   deliveryRequest,
   deliveryResponse,
+  isSealed,
   JanusError,
   readChallengeResponse,
   readErrorResponse,
@@ -79,7 +80,7 @@ class AckRequired extends Error {
 }
 
 function unsignedError(res: HttpResponseMsg): JanusError | null {
-  if (res.headers['signature'] !== undefined) return null;
+  if (isSealed(res)) return null;
   return readErrorResponse(res);
 }
 

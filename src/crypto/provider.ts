@@ -16,12 +16,12 @@ export interface CryptoProvider {
   hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array;
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
   /**
-   * Optional synchronous AES-GCM (128-bit tag). `open` returns null when the tag does not verify.
-   * When absent, RFC 8188 records use crypto.subtle.
+   * Optional synchronous AES-GCM (128-bit tag; ciphertext || tag). `open` returns null when the tag
+   * does not verify. When absent, `janus-gcm` bodies (sealed.ts) use crypto.subtle.
    */
   readonly aesGcm?: {
-    seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Uint8Array;
-    open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null;
+    seal(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+    open(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
   };
 }
 

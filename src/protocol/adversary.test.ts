@@ -4,13 +4,14 @@
  * protocol run must leave the vendor's records as they were.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { b64, randomBytes, utf8 } from '../crypto/bytes.ts';
+import { randomBytes, utf8 } from '../crypto/bytes.ts';
 import { contentDigest } from '../crypto/digest.ts';
 import {
   deliveryRequest,
   deliveryResponse,
   JanusError,
   sealRequest,
+  sealResponse,
   skepOnResponse,
   skepStart,
   TAG,
@@ -123,11 +124,14 @@ describe('reordered and dropped messages', () => {
     await rejects(deliver(peer, alice, 'eddp', '/api/intraday/LU', { now: NOW, challenge: forBob }), 'challenge_invalid');
   });
 
-  it('a response delivered for another request fails the nonce check', async () => {
+  it('a response delivered for another request does not open: N_C is in its additional data', async () => {
     const one = await sddp(alice);
     const two = await sddp(alice);
     const resOne = await peer(one.request);
-    await rejects(deliveryResponse(two.pending, 'sddp', resOne), 'nonce_mismatch');
+    await rejects(deliveryResponse(two.pending, 'sddp', resOne), 'bad_signature');
+    // Same key, same route, same slot: only the nonce differs.
+    expect(two.pending.keyid).toBe(one.pending.keyid);
+    expect((await deliveryResponse(one.pending, 'sddp', resOne)).status).toBe(200);
   });
 });
 
@@ -168,10 +172,13 @@ describe('modified messages', () => {
     const res = await peer(request);
     const body = { ...res, headers: { ...res.headers }, body: res.body.slice() };
     body.body[20]! ^= 1;
-    await rejects(deliveryResponse(pending, 'sddp', body), 'bad_digest');
-    const redigested = { ...body, headers: { ...body.headers, 'content-digest': contentDigest(body.body) } };
-    await rejects(deliveryResponse(pending, 'sddp', redigested), 'bad_signature');
+    await rejects(deliveryResponse(pending, 'sddp', body), 'bad_signature');
     await rejects(deliveryResponse(pending, 'sddp', { ...res, status: 203 }), 'bad_signature');
+    await rejects(deliveryResponse(pending, 'sddp', { ...res, headers: { ...res.headers, 'content-type': 'text/html' } }), 'bad_signature');
+    await rejects(deliveryResponse(pending, 'sddp', { ...res, body: res.body.subarray(0, 27) }), 'malformed');
+    const { 'content-encoding': _coding, ...plain } = res.headers;
+    await rejects(deliveryResponse(pending, 'sddp', { ...res, headers: plain }), 'missing_signature');
+    expect((await deliveryResponse(pending, 'sddp', res)).status).toBe(200);
 
     const c = await fetchChallenge(peer, alice, doc);
     const e = await deliveryRequest({ key: alice, level: 'eddp', method: 'GET', url: ORIGIN + '/api/intraday/LU', now: NOW, challenge: c });
@@ -195,24 +202,14 @@ describe('forged messages', () => {
     const fake = await sealRequest({ key: { ...alice, k: randomBytes(64) }, method: 'GET', url: ORIGIN + '/x', tag: TAG.sddp, now: NOW });
     const res: HttpResponseMsg = {
       status: 200,
-      headers: {
-        'content-type': 'application/json',
-        'content-digest': contentDigest(new Uint8Array(0)),
-        'signature-input': fake.request.headers['signature-input']!,
-        signature: fake.request.headers['signature']!,
-      },
-      body: new Uint8Array(0),
+      headers: { 'content-type': 'application/json', 'content-encoding': 'janus-gcm', 'cache-control': 'no-store' },
+      body: await sealResponse(pending, fake.pending.slot, { status: 200, contentType: 'application/json', body: utf8('{"price":1}') }).then((r) => r.body),
     };
-    // A request's signature pasted onto a response covers the wrong components.
-    await rejects(deliveryResponse(pending, 'sddp', res), 'malformed');
-    // Right shape, one bit of the MAC changed: without K_n^m no valid MAC can be made.
-    const real = await peer((await sddp(alice)).request);
-    const sig = real.headers['signature']!;
-    const bytes = b64.decode(sig.slice('janus=:'.length, -1));
-    bytes[0]! ^= 1;
-    const two = await sddp(alice);
-    const res2 = await peer(two.request);
-    await rejects(deliveryResponse(two.pending, 'sddp', { ...res2, headers: { ...res2.headers, signature: `janus=:${b64.encode(bytes)}:` } }), 'bad_signature');
+    // Bound to the right request, sealed under another key: without K_n^e no valid tag can be made.
+    await rejects(deliveryResponse(pending, 'sddp', res), 'bad_signature');
+    // A request's sealed body pasted onto a response: other additional data.
+    const post = await sealRequest({ key: alice, method: 'POST', url: ORIGIN + '/api/watchlist', tag: TAG.sddp, now: NOW, body: utf8('{"price":1}') });
+    await rejects(deliveryResponse(pending, 'sddp', { ...res, body: post.request.body }), 'bad_signature');
   });
 
   it('a forged SKEP token and a forged EDDP challenge', async () => {

@@ -10,7 +10,6 @@ export const SIG_LABEL = 'janus'; // §6.1
 export const SKEP_TOKEN_TTL = 120; // §7.2, seconds
 export const CHALLENGE_TTL = 120; // §9.1, seconds
 export const MAX_CHAIN = 100_000; // §11.1
-export const RECORD_SIZE = 65_536; // §6: RFC 8188 rs our senders use
 
 /** §15 */
 export const LIMITS = {

@@ -45,7 +45,7 @@ export interface DeliveryRequestInput {
   /** PayWord acknowledgement of the previous delivery (§11.2). */
   ack?: Ack;
   nonce?: Uint8Array;
-  salt?: Uint8Array;
+  bodyIv?: Uint8Array;
 }
 
 /** SDDP message 1 / EDDP message 3: [req, N_C]_K or [N_V, N_C, req]_K. */
@@ -67,7 +67,7 @@ export async function deliveryRequest(input: DeliveryRequestInput): Promise<{ re
     ...(input.contentType ? { contentType: input.contentType } : {}),
     ...(input.headers ? { headers: input.headers } : {}),
     ...(input.nonce ? { nonce: input.nonce } : {}),
-    ...(input.salt ? { salt: input.salt } : {}),
+    ...(input.bodyIv ? { bodyIv: input.bodyIv } : {}),
   });
 }
 
@@ -220,20 +220,19 @@ export async function sealDelivery(
   opened: Pick<OpenedDelivery, 'slot' | 'record'>,
   out: { status: number; contentType: string; body?: Uint8Array; headers?: Headers_ },
   now: number,
-  fixed?: { salt?: Uint8Array; r?: Uint8Array },
+  fixed?: { bodyIv?: Uint8Array; r?: Uint8Array },
 ): Promise<HttpResponseMsg> {
   const covered = responseCovered(vk, d, opened.record, now, fixed?.r);
   // Janus-* headers are the protocol's: an application's own never travel (uncovered) beside them.
   const headers: Headers_ = {};
   for (const [k, v] of Object.entries(out.headers ?? {})) if (!k.toLowerCase().startsWith('janus-')) headers[k] = v;
-  return sealResponse(d.parsed, req.headers, opened.slot, {
+  return sealResponse(d.parsed, opened.slot, {
     status: out.status,
     contentType: out.contentType,
-    now,
     covered,
     ...(out.body ? { body: out.body } : {}),
     headers,
-    ...(fixed?.salt ? { salt: fixed.salt } : {}),
+    ...(fixed?.bodyIv ? { bodyIv: fixed.bodyIv } : {}),
   });
 }
 
@@ -248,18 +247,17 @@ export async function sealAckRequired(
   req: HttpRequestMsg,
   opened: Pick<OpenedDelivery, 'slot' | 'record'>,
   now: number,
-  fixed?: { salt?: Uint8Array; r?: Uint8Array },
+  fixed?: { bodyIv?: Uint8Array; r?: Uint8Array },
 ): Promise<HttpResponseMsg> {
   const chain = opened.record.chain!;
   const err = new JanusError('ack_required', undefined, { sub: chain.sub, pending: chain.delivered });
   const covered = [...responseCovered(vk, d, opened.record, now, fixed?.r), [HEADER.error, 'ack_required'] as const];
-  return sealResponse(d.parsed, req.headers, opened.slot, {
+  return sealResponse(d.parsed, opened.slot, {
     status: err.status,
     contentType: 'application/json',
-    now,
     covered,
     body: jsonBytes(err.toJSON()),
-    ...(fixed?.salt ? { salt: fixed.salt } : {}),
+    ...(fixed?.bodyIv ? { bodyIv: fixed.bodyIv } : {}),
   });
 }
 

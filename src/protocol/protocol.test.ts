@@ -94,7 +94,7 @@ describe('SDDP (paper Fig. 3)', () => {
     const d = await deliver(peer, alice, 'sddp', '/api/watchlist', { now: NOW + 10 });
     expect(d.status).toBe(200);
     expect(d.json).toEqual({ hello: alice.alias, path: '/api/watchlist' });
-    expect(d.headers['content-encoding']).toBe('aes128gcm');
+    expect(d.headers['content-encoding']).toBe('janus-gcm');
   });
 
   it('carries an encrypted request body', async () => {

@@ -28,7 +28,7 @@ export interface RotateInput {
   now: number;
   /** Deliveries left on the open receipt chain, if any: a new chain is committed under the new key. */
   remaining?: number;
-  fixed?: { nonce?: Uint8Array; salt?: Uint8Array; sub?: string };
+  fixed?: { nonce?: Uint8Array; bodyIv?: Uint8Array; sub?: string };
 }
 
 export interface RotateState {
@@ -55,7 +55,7 @@ export async function rotateStart(input: RotateInput): Promise<{ state: RotateSt
     body: plaintext,
     contentType: 'application/json',
     nonce: nC,
-    ...(input.fixed?.salt ? { salt: input.fixed.salt } : {}),
+    ...(input.fixed?.bodyIv ? { bodyIv: input.fixed.bodyIv } : {}),
   });
   return { state: { input, pending, requestSha256: b64u.encode(sha256(plaintext)), payword }, request };
 }
@@ -101,7 +101,7 @@ export async function vendorRotate(
   req: HttpRequestMsg,
   stored: ClientRecord | null,
   now: number,
-  fixed?: { salt?: Uint8Array },
+  fixed?: { bodyIv?: Uint8Array },
 ): Promise<{ record: ClientRecord; oldAlias: string; useOnce: UseOnce[]; response: HttpResponseMsg }> {
   const old = assertRecord(stored, parsed.gen);
   const v = await verifySecureRequest(parsed, req, old.k, { window: vk.window, maxPlaintext: 64 * 1024 });
@@ -148,12 +148,11 @@ export async function vendorRotate(
   }
   const record: ClientRecord = { ...old, alias, gen, k: kt.k, chain, closedChains, receipt, updatedAt: now };
   const newSlot = slotKey(kt.k, parsed.n);
-  const response = await sealResponse({ ...parsed, keyid: keyidOf(alias, gen, parsed.n) }, req.headers, newSlot, {
+  const response = await sealResponse({ ...parsed, keyid: keyidOf(alias, gen, parsed.n) }, newSlot, {
     status: 200,
     contentType: 'application/json',
     body: jsonBytes({ alias, gen, receipt: old.receipt ? receipt : null }),
-    now,
-    ...(fixed?.salt ? { salt: fixed.salt } : {}),
+    ...(fixed?.bodyIv ? { bodyIv: fixed.bodyIv } : {}),
   });
   return { record, oldAlias: old.alias, useOnce: [v.useOnce], response };
 }

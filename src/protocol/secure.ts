@@ -1,21 +1,23 @@
 /**
- * The secure step `[x]_K` over HTTP (paper §3; docs/PROTOCOL.md §6): body encrypted with RFC 8188
- * aes128gcm under K_n^e, then an RFC 9421 hmac-sha256 signature under K_n^m over the method, target
- * URI and RFC 9530 Content-Digest of the ciphertext, with N_C as the signature nonce
- * (encrypt-then-MAC). Used by every protocol: SKEP 2-4, SDDP, EDDP and rotation.
+ * The secure step `[x]_K` over HTTP (paper §3; docs/PROTOCOL.md §6). A request is an RFC 9421
+ * hmac-sha256 signature under K_n^m over the method, target URI and RFC 9530 Content-Digest of the
+ * body, which is sealed in the `janus-gcm` coding under K_n^e (encrypt-then-MAC), with N_C as the
+ * signature nonce: the vendor reads and checks the headers before it decrypts anything. A response is
+ * one `janus-gcm` message whose additional data binds the status, the content type, the step's
+ * covered headers and the request (tag, keyid, N_C, method, target URI): its GCM tag is the MAC,
+ * so the vendor spends one AEAD call on it. Used by every protocol: SKEP 2-4, SDDP, EDDP, rotation.
  */
-import * as aes128gcm from '../crypto/aes128gcm.ts';
-import { b64u, randomBytes } from '../crypto/bytes.ts';
+import { b64u, randomBytes, utf8 } from '../crypto/bytes.ts';
 import { contentDigestAsync, verifyContentDigestAsync } from '../crypto/digest.ts';
 import { parseSignature, signHmac, verifyHmac, type HttpView, type SigParams } from '../crypto/httpsig.ts';
+import * as sealed from '../crypto/sealed.ts';
 import { JanusError } from '../errors.ts';
-import { LIMITS, NONCE_BYTES, RECORD_SIZE, SIG_LABEL } from './constants.ts';
+import { LIMITS, NONCE_BYTES, SIG_LABEL } from './constants.ts';
 import { header, readErrorResponse, type Headers_, type HttpRequestMsg, type HttpResponseMsg } from './http.ts';
 import { ALIAS_RE } from './janus.ts';
 import { assertInWindow, replayExpiry, slotKey, slotOf, type SlotKey } from './slot.ts';
 
 export const REQUEST_COMPONENTS = ['@method', '@target-uri', 'content-digest'] as const;
-export const RESPONSE_COMPONENTS = ['@status', 'content-type', 'content-digest', '@method;req', '@target-uri;req'] as const;
 
 /** The key material a client holds for one vendor. */
 export interface KeyHolder {
@@ -31,7 +33,6 @@ export interface PendingRequest {
   readonly nonce: string;
   readonly method: string;
   readonly targetUri: string;
-  readonly requestHeaders: Headers_;
   readonly slot: SlotKey;
 }
 
@@ -49,7 +50,7 @@ export interface SealRequestInput {
   headers?: Headers_;
   /** Fixed randomness, for test vectors only. */
   nonce?: Uint8Array;
-  salt?: Uint8Array;
+  bodyIv?: Uint8Array;
   /** Slot override (SKEP 3 may reuse message 1's slot); defaults to slotOf(now). */
   slot?: number;
 }
@@ -69,24 +70,49 @@ export function parseKeyid(keyid: string): { alias: string; gen: number; n: numb
   return { alias: m[1]!, gen, n };
 }
 
-async function encodeBody(
-  plaintext: Uint8Array | undefined,
-  ke: Uint8Array,
-  salt: Uint8Array | undefined,
-): Promise<{ body: Uint8Array; coded: boolean }> {
-  if (!plaintext || plaintext.length === 0) return { body: new Uint8Array(0), coded: false };
-  const body = await aes128gcm.encrypt(plaintext, ke, { rs: RECORD_SIZE, ...(salt ? { salt } : {}) });
-  return { body, coded: true };
+/** Lines of the additional data may not break: HTTP field values cannot hold CR or LF either. */
+function line(name: string, value: string): string {
+  if (/[\r\n]/.test(value)) throw new JanusError('malformed', `${name} contains a line break`);
+  return `\n${name}: ${value}`;
 }
 
-async function decodeBody(msg: { headers: Headers_; body: Uint8Array }, ke: Uint8Array, maxPlaintext: number): Promise<Uint8Array> {
-  const coding = header(msg, 'content-encoding');
+/** §6.1: the additional data of a request body. */
+export function requestAad(tag: string, keyid: string, nonce: string): Uint8Array {
+  return utf8(`janus/1 request${line('tag', tag)}${line('keyid', keyid)}${line('nonce', nonce)}`);
+}
+
+/** What binds a response to its request (§6.3). */
+export interface ResponseBinding {
+  readonly tag: string;
+  readonly keyid: string;
+  readonly nonce: string;
+  readonly method: string;
+  readonly targetUri: string;
+}
+
+/** §6.3: the additional data of a response: the request it answers, then status, type and covered headers. */
+export function responseAad(req: ResponseBinding, status: number, contentType: string, covered: ReadonlyArray<readonly [string, string]>): Uint8Array {
+  let a = `janus/1 response${line('tag', req.tag)}${line('keyid', req.keyid)}${line('nonce', req.nonce)}${line('method', req.method)}`;
+  a += `${line('target-uri', req.targetUri)}\nstatus: ${status}${line('content-type', contentType)}`;
+  for (const [name, value] of covered) a += line(name, value);
+  return utf8(a);
+}
+
+/** A response in the `janus-gcm` coding; anything else from a vendor is an unauthenticated answer (§14.2). */
+export function isSealed(res: Pick<HttpResponseMsg, 'headers'>): boolean {
+  const coding = res.headers['content-encoding'];
+  return coding !== undefined && coding.trim().toLowerCase() === sealed.CODING;
+}
+
+async function decodeRequestBody(req: HttpRequestMsg, ke: Uint8Array, aad: Uint8Array, maxPlaintext: number): Promise<Uint8Array> {
+  const coding = header(req, 'content-encoding');
   if (coding === undefined) {
-    if (msg.body.length !== 0) throw new JanusError('malformed', 'a non-empty body must use Content-Encoding: aes128gcm');
+    if (req.body.length !== 0) throw new JanusError('malformed', `a non-empty body must use Content-Encoding: ${sealed.CODING}`);
     return new Uint8Array(0);
   }
-  if (coding.trim().toLowerCase() !== 'aes128gcm') throw new JanusError('malformed', `unsupported Content-Encoding ${coding}`);
-  const { plaintext } = await aes128gcm.decrypt(msg.body, ke, { maxPlaintext });
+  if (coding.trim().toLowerCase() !== sealed.CODING) throw new JanusError('malformed', `unsupported Content-Encoding ${coding}`);
+  const plaintext = await sealed.open(ke, req.body, aad, maxPlaintext);
+  if (!plaintext) throw new JanusError('decrypt_failed', 'the request body does not decrypt');
   return plaintext;
 }
 
@@ -110,11 +136,11 @@ export async function sealRequest(input: SealRequestInput): Promise<{ request: H
   const slot = slotKey(key.k, n);
   const nonce = b64u.encode(input.nonce ?? randomBytes(NONCE_BYTES));
   const keyid = keyidOf(key.alias, key.gen, n);
-  const { body, coded } = await encodeBody(input.body, slot.ke, input.salt);
-
   const headers: Headers_ = { ...(input.headers ?? {}) };
-  if (coded) {
-    headers['content-encoding'] = 'aes128gcm';
+  let body: Uint8Array = new Uint8Array(0);
+  if (input.body && input.body.length > 0) {
+    body = await sealed.seal(slot.ke, input.body, requestAad(tag, keyid, nonce), input.bodyIv);
+    headers['content-encoding'] = sealed.CODING;
     headers['content-type'] = input.contentType ?? 'application/octet-stream';
   }
   headers['content-digest'] = await contentDigestAsync(body);
@@ -130,7 +156,7 @@ export async function sealRequest(input: SealRequestInput): Promise<{ request: H
   headers['signature'] = sig.signature;
   return {
     request: { method, url: targetUri, headers, body },
-    pending: { tag, keyid, nonce, method, targetUri, requestHeaders: headers, slot },
+    pending: { tag, keyid, nonce, method, targetUri, slot },
   };
 }
 
@@ -146,38 +172,37 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /**
- * §6.3, client side: verifies the response is bound to `pending` and decrypts it. An unsigned
- * error response becomes its (unauthenticated) JanusError (§14.2).
+ * §6.3, client side: checks the response is bound to `pending` and decrypts it, in one AEAD call.
+ * `extra` are the step's covered headers (required), `optional` those covered when present. A
+ * response not in the `janus-gcm` coding is an unauthenticated error (§14.2) or `missing_signature`.
  */
 export async function openResponse(
   pending: PendingRequest,
   res: HttpResponseMsg,
   opts: { extra?: readonly string[]; optional?: readonly string[]; maxPlaintext?: number } = {},
 ): Promise<OpenedResponse> {
-  if (res.headers['signature'] === undefined && res.headers['signature-input'] === undefined) {
+  if (!isSealed(res)) {
     const err = readErrorResponse(res);
     if (err) throw err;
-    throw new JanusError('missing_signature', `the vendor's response (status ${res.status}) is not signed`);
+    throw new JanusError('missing_signature', `the vendor's response (status ${res.status}) is not sealed`);
   }
-  const parsed = parseSignature(SIG_LABEL, header(res, 'signature-input'), header(res, 'signature'));
-  const expected: string[] = [...RESPONSE_COMPONENTS, ...(opts.extra ?? [])];
-  for (const o of opts.optional ?? []) if (res.headers[o] !== undefined) expected.push(o);
-  if (!sameList(parsed.components, expected)) throw new JanusError('malformed', 'the response signature covers the wrong components');
-  const p = parsed.params;
-  if (p.alg !== 'hmac-sha256' || p.tag !== `${pending.tag} response` || p.keyid !== pending.keyid) {
-    throw new JanusError('malformed', 'the response signature has the wrong tag, alg or keyid');
+  const contentType = res.headers['content-type'];
+  if (contentType === undefined) throw new JanusError('malformed', 'a sealed response needs Content-Type');
+  const covered: [string, string][] = [];
+  for (const name of opts.extra ?? []) {
+    const v = res.headers[name];
+    if (v === undefined) throw new JanusError('malformed', `the response lacks ${name}`);
+    covered.push([name, v]);
   }
-  // Paper Fig. 3 step 2: "C checks that N_C is unchanged".
-  if (p.nonce !== pending.nonce) throw new JanusError('nonce_mismatch');
-  await verifyContentDigestAsync(header(res, 'content-digest') ?? null, res.body);
-  const view: HttpView = {
-    status: res.status,
-    headers: res.headers,
-    request: { method: pending.method, targetUri: pending.targetUri, headers: pending.requestHeaders },
-  };
-  verifyHmac(pending.slot.km, parsed, view);
-  const body = await decodeBody(res, pending.slot.ke, opts.maxPlaintext ?? LIMITS.responsePlaintext);
-  return { status: res.status, contentType: res.headers['content-type'] ?? 'application/octet-stream', body, headers: res.headers };
+  for (const name of opts.optional ?? []) {
+    const v = res.headers[name];
+    if (v !== undefined) covered.push([name, v]);
+  }
+  const aad = responseAad(pending, res.status, contentType, covered);
+  const body = await sealed.open(pending.slot.ke, res.body, aad, opts.maxPlaintext ?? LIMITS.responsePlaintext);
+  // Paper Fig. 3 step 2, "C checks that N_C is unchanged", and the MAC: N_C is in the additional data.
+  if (!body) throw new JanusError('bad_signature', 'the response does not authenticate under this request and key');
+  return { status: res.status, contentType, body, headers: res.headers };
 }
 
 /** A secure request as the vendor parsed it, before it has the key (§6.2 steps 1-4). */
@@ -267,7 +292,7 @@ export async function verifySecureRequest(
   const slot = slotKey(k, parsed.n);
   await verifyContentDigestAsync(header(req, 'content-digest') ?? null, req.body);
   verifyHmac(slot.km, parsed.sig, { method: parsed.method, targetUri: parsed.targetUri, headers: req.headers });
-  const plaintext = await decodeBody(req, slot.ke, opts.maxPlaintext ?? LIMITS.requestBody);
+  const plaintext = await decodeRequestBody(req, slot.ke, requestAad(parsed.tag, parsed.keyid, parsed.nonce), opts.maxPlaintext ?? LIMITS.requestBody);
   return {
     plaintext,
     contentType: req.headers['content-type'],
@@ -280,43 +305,20 @@ export interface SealResponseInput {
   status: number;
   contentType: string;
   body?: Uint8Array;
+  /** Headers the additional data covers, in the step's order (§6.3 table). */
   covered?: ReadonlyArray<readonly [string, string]>;
+  /** Headers sent but not covered (an application's Cache-Control, say). */
   headers?: Headers_;
-  now: number;
-  salt?: Uint8Array;
+  /** Fixed randomness, for test vectors only. */
+  bodyIv?: Uint8Array;
 }
 
-/** §6.3, vendor side: the response bound to the request's nonce, method, target URI and tag. */
-export async function sealResponse(
-  parsed: Pick<ParsedRequest, 'nonce' | 'keyid' | 'tag' | 'method' | 'targetUri'>,
-  requestHeaders: Headers_,
-  slot: SlotKey,
-  input: SealResponseInput,
-): Promise<HttpResponseMsg> {
-  const { body, coded } = await encodeBody(input.body, slot.ke, input.salt);
-  const headers: Headers_ = { ...(input.headers ?? {}), 'content-type': input.contentType, 'cache-control': 'no-store' };
-  if (coded) headers['content-encoding'] = 'aes128gcm';
-  headers['content-digest'] = await contentDigestAsync(body);
-  const components: string[] = [...RESPONSE_COMPONENTS];
-  for (const [name, value] of input.covered ?? []) {
-    headers[name] = value;
-    components.push(name);
-  }
-  const params: SigParams = {
-    created: input.now,
-    nonce: parsed.nonce,
-    alg: 'hmac-sha256',
-    keyid: parsed.keyid,
-    tag: `${parsed.tag} response`,
-  };
-  const view: HttpView = {
-    status: input.status,
-    headers,
-    request: { method: parsed.method, targetUri: parsed.targetUri, headers: requestHeaders },
-  };
-  const sig = signHmac(slot.km, SIG_LABEL, components, params, view);
-  headers['signature-input'] = sig.signatureInput;
-  headers['signature'] = sig.signature;
+/** §6.3, vendor side: the response sealed under K_n^e, bound to the request's nonce, keyid, tag, method and target URI. */
+export async function sealResponse(req: ResponseBinding, slot: SlotKey, input: SealResponseInput): Promise<HttpResponseMsg> {
+  const covered = input.covered ?? [];
+  const aad = responseAad(req, input.status, input.contentType, covered);
+  const body = await sealed.seal(slot.ke, input.body ?? new Uint8Array(0), aad, input.bodyIv);
+  const headers: Headers_ = { ...(input.headers ?? {}), 'content-type': input.contentType, 'content-encoding': sealed.CODING, 'cache-control': 'no-store' };
+  for (const [name, value] of covered) headers[name] = value;
   return { status: input.status, headers, body };
 }
-

@@ -66,7 +66,7 @@ export interface SkepStartInput {
   chain?: number;
   now: number;
   /** Fixed randomness for test vectors only. */
-  fixed?: { nC?: Uint8Array; nC3?: Uint8Array; salt3?: Uint8Array; sub?: string };
+  fixed?: { nC?: Uint8Array; nC3?: Uint8Array; bodyIv3?: Uint8Array; sub?: string };
 }
 
 export interface SkepResult {
@@ -112,7 +112,6 @@ export async function skepStart(input: SkepStartInput): Promise<{ state: SkepCli
     nonce: b64u.encode(nC),
     method: 'POST',
     targetUri: url,
-    requestHeaders: request.headers,
     slot: slotKey(session.k, n),
   };
   return { state: { phase: 'hello_sent', input, n, pending }, request };
@@ -154,7 +153,7 @@ export async function skepOnResponse(
       contentType: 'application/json',
       covered: [[HEADER.skepToken, nV]],
       ...(input.fixed?.nC3 ? { nonce: input.fixed.nC3 } : {}),
-      ...(input.fixed?.salt3 ? { salt: input.fixed.salt3 } : {}),
+      ...(input.fixed?.bodyIv3 ? { bodyIv: input.fixed.bodyIv3 } : {}),
     });
     return {
       state: { phase: 'confirm_sent', input, pending, requestSha256: b64u.encode(sha256(plaintext)), wantReceipt, payword },
@@ -233,7 +232,7 @@ export async function skepVendorHello(
   hello: SkepHello,
   existing: ClientRecord | null,
   now: number,
-  fixed?: { iv?: Uint8Array; r?: Uint8Array; salt?: Uint8Array },
+  fixed?: { iv?: Uint8Array; r?: Uint8Array; bodyIv?: Uint8Array },
 ): Promise<HttpResponseMsg> {
   assertInWindow(hello.n, now, vk.window);
   if (existing) throw new JanusError('already_registered');
@@ -251,14 +250,12 @@ export async function skepVendorHello(
       method: 'POST',
       targetUri: vk.idV + url.pathname + url.search,
     },
-    req.headers,
     slot,
     {
       status: 200,
       contentType: 'application/json',
       body: jsonBytes({ n_v: token, receipt: vk.receipt, expires }),
-      now,
-      ...(fixed?.salt ? { salt: fixed.salt } : {}),
+      ...(fixed?.bodyIv ? { bodyIv: fixed.bodyIv } : {}),
     },
   );
 }
@@ -296,7 +293,7 @@ export async function skepVendorConfirm(
   existing: ClientRecord | null,
   policy: SubscribePolicy,
   now: number,
-  fixed?: { salt?: Uint8Array },
+  fixed?: { bodyIv?: Uint8Array },
 ): Promise<{ record: ClientRecord; useOnce: UseOnce[]; response: HttpResponseMsg }> {
   if (existing) throw new JanusError('already_registered');
   const v = await verifySecureRequest(c.parsed, req, c.pending.k, { window: vk.window, maxPlaintext: LIMITS.skepConfirm });
@@ -343,7 +340,7 @@ export async function skepVendorConfirm(
     receipt,
     updatedAt: now,
   };
-  const response = await sealResponse(c.parsed, req.headers, v.slot, {
+  const response = await sealResponse(c.parsed, v.slot, {
     status: 201,
     contentType: 'application/json',
     body: jsonBytes({
@@ -354,8 +351,7 @@ export async function skepVendorConfirm(
       valid_until: terms.validUntil,
       receipt,
     }),
-    now,
-    ...(fixed?.salt ? { salt: fixed.salt } : {}),
+    ...(fixed?.bodyIv ? { bodyIv: fixed.bodyIv } : {}),
   });
   return {
     record,

@@ -6,7 +6,7 @@ import { KEY_BYTES, LABEL, MAX_WINDOW, SLOT_SECONDS } from './constants.ts';
 
 export interface SlotKey {
   readonly n: number;
-  /** K_n^e: IKM of the RFC 8188 coding. */
+  /** K_n^e: the AES-256-GCM key of the janus-gcm coding (§6.4). */
   readonly ke: Uint8Array;
   /** K_n^m: the HMAC-SHA256 key. */
   readonly km: Uint8Array;

@@ -45,16 +45,18 @@ export const nodeCryptoProvider: CryptoProvider = {
   hmacSha256: (k, m) => u8(createHmac('sha256', k).update(m).digest()),
   hkdfSha256: hkdf,
   aesGcm: {
-    seal(key, nonce, plaintext) {
-      const c = createCipheriv(algo(key), key, nonce, { authTagLength: 16 });
+    seal(key, iv, plaintext, aad) {
+      const c = createCipheriv(algo(key), key, iv, { authTagLength: 16 });
+      if (aad.length) c.setAAD(aad);
       const a = c.update(plaintext);
       const b = c.final();
       return u8(Buffer.concat([a, b, c.getAuthTag()]));
     },
-    open(key, nonce, sealed) {
+    open(key, iv, sealed, aad) {
       if (sealed.length < 16) return null;
-      const d = createDecipheriv(algo(key), key, nonce, { authTagLength: 16 });
+      const d = createDecipheriv(algo(key), key, iv, { authTagLength: 16 });
       d.setAuthTag(sealed.subarray(sealed.length - 16));
+      if (aad.length) d.setAAD(aad);
       try {
         const a = d.update(sealed.subarray(0, sealed.length - 16));
         const b = d.final();
