@@ -27,7 +27,8 @@ const app = new Hono<{ Variables: JanusVariables }>();
 const holder: { origin: string } = { origin: '' };
 
 // The origin must be known before the vendor exists: listen first on a chosen port.
-const server = serve({ fetch: (r) => app.fetch(r), port, hostname: '127.0.0.1' });
+// The env (the Node request and response) goes through: the janus middleware reads headers from it.
+const server = serve({ fetch: (r, env) => app.fetch(r, env), port, hostname: '127.0.0.1' });
 await new Promise<void>((ok) => server.once('listening', ok));
 const addr = server.address();
 const actual = typeof addr === 'object' && addr ? addr.port : port;

@@ -49,7 +49,9 @@ async function bundle(name: string): Promise<string> {
   return outfile;
 }
 const env = { ...process.env, NODE_PATH: new URL('../node_modules', import.meta.url).pathname };
-const child = spawn(process.execPath, [await bundle('vendor-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'], env });
+// JANUS_BENCH_PROFILE=<dir>: the server writes a V8 CPU profile there when the run ends (for finding costs, not for figures).
+const profile = process.env.JANUS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.JANUS_BENCH_PROFILE] : [];
+const child = spawn(process.execPath, [...profile, await bundle('vendor-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'], env });
 const line = (await once(createInterface({ input: child.stdout! }), 'line'))[0] as string;
 const info = JSON.parse(line) as { origin: string; alias: string; gen: number; k: string };
 const k = fromHex(info.k);

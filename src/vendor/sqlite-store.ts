@@ -18,7 +18,9 @@ import { JanusError } from '../errors.ts';
 import type { UseOnce } from '../protocol/index.ts';
 import type { ClientRow, Commit, Store } from './store.ts';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
+/** Rows per INSERT when one-time values are appended (statements are prepared per row count). */
+const INSERT_ROWS = 32;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE clients (
@@ -42,6 +44,14 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX replay_expires ON replay (expires);
    INSERT INTO replay (key, expires) SELECT key, expires FROM used ORDER BY expires;
    DROP TABLE used;`,
+  // 3: one page written per commit instead of three or four: no AUTOINCREMENT (whose sqlite_sequence
+  // row is rewritten by every insert) and no index on expires. seq still only grows, because
+  // cleanup never deletes the last row; cleanup deletes the prefix of the log before the first row
+  // that has not expired (rows expire roughly in log order: within the acceptance window).
+  `CREATE TABLE replay_v3 (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, expires INTEGER NOT NULL) STRICT;
+   INSERT INTO replay_v3 (seq, key, expires) SELECT seq, key, expires FROM replay;
+   DROP TABLE replay;
+   ALTER TABLE replay_v3 RENAME TO replay;`,
 ];
 
 interface Row {
@@ -114,6 +124,8 @@ export class SqliteStore implements Store {
   private syncedAt = 0;
   private readonly staleMs: number;
   private readonly cacheSize: number;
+  /** INSERT statements for 1..INSERT_ROWS log rows, prepared when first needed. */
+  private readonly appendStmts: Database.Statement<unknown[]>[] = [];
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -138,9 +150,12 @@ export class SqliteStore implements Store {
          WHERE alias = @alias AND version = @version - 1`,
       ),
       remove: db.prepare<[string, number]>('DELETE FROM clients WHERE alias = ? AND version = ?'),
-      use: db.prepare<[string, number]>('INSERT INTO replay (key, expires) VALUES (?, ?)'),
       tail: db.prepare<[number, number], { seq: number; key: string; expires: number }>('SELECT seq, key, expires FROM replay WHERE seq > ? AND expires >= ? ORDER BY seq'),
-      cleanup: db.prepare<[number]>('DELETE FROM replay WHERE expires < ?'),
+      cleanup: db.prepare<[number]>(
+        `DELETE FROM replay WHERE seq < min(
+           coalesce((SELECT seq FROM replay WHERE expires >= ? ORDER BY seq LIMIT 1), 9223372036854775807),
+           (SELECT max(seq) FROM replay))`,
+      ),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM clients'),
       dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     };
@@ -162,22 +177,25 @@ export class SqliteStore implements Store {
         opts.beforeCommit?.(c);
       } catch (e) {
         this.restoreUsed(before);
-        this.seq = seq; // the savepoint's rows are gone, and AUTOINCREMENT hands their numbers out again
+        this.seq = seq; // the savepoint's rows are gone, and their numbers (max + 1) are handed out again
         throw e;
       }
     });
     const tx = this.tx;
     this.batchTx = db.transaction((cs: Commit[]) => {
       this.sync(); // inside the write lock: nobody else can append before COMMIT
-      return cs.map((c) => {
+      const rows: (string | number)[] = [];
+      const results = cs.map((c) => {
         try {
           if (c.insert || c.update || c.rename) tx(c); // nested: a SAVEPOINT of its own
-          else this.useAll(c.useOnce ?? [], c.now); // all checked before the first write: no savepoint needed
+          else this.useAll(c.useOnce ?? [], c.now, rows); // all checked before the first write: no savepoint needed
           return null;
         } catch (e) {
           return e;
         }
       });
+      this.append(rows); // the batch's one-time values in as few statements as possible
+      return results;
     });
     // Fill the map from the log (everything not yet expired); later rows arrive through sync().
     db.transaction(() => {
@@ -187,15 +205,32 @@ export class SqliteStore implements Store {
     this.syncedAt = Date.now();
   }
 
-  /** One-time values, inside a write transaction: every one checked in memory first, then each appended. */
-  private useAll(us: readonly UseOnce[], now: number): void {
+  /**
+   * One-time values, inside a write transaction: every one checked in memory first, then recorded.
+   * They are appended to the log now, or, with `later`, pushed onto it (key, expires, ...) for the
+   * caller to append before COMMIT.
+   */
+  private useAll(us: readonly UseOnce[], now: number, later?: (string | number)[]): void {
     for (let i = 0; i < us.length; i++) {
       const was = this.used.get(us[i]!.key);
       if ((was !== undefined && was >= now) || us.findIndex((u) => u.key === us[i]!.key) !== i) throw new JanusError('replayed');
     }
+    const rows = later ?? [];
     for (const u of us) {
       this.used.set(u.key, u.expires);
-      this.seq = Number(this.stmts.use.run(u.key, u.expires).lastInsertRowid);
+      rows.push(u.key, u.expires);
+    }
+    if (!later) this.append(rows);
+  }
+
+  /** Appends (key, expires, ...) to the log: one INSERT of up to 32 rows per statement run, not one per row. */
+  private append(flat: readonly (string | number)[]): void {
+    for (let i = 0; i < flat.length; ) {
+      const n = Math.min(INSERT_ROWS, (flat.length - i) / 2);
+      let stmt = this.appendStmts[n];
+      if (!stmt) stmt = this.appendStmts[n] = this.db.prepare(`INSERT INTO replay (key, expires) VALUES ${new Array(n).fill('(?, ?)').join(', ')}`);
+      this.seq = Number(stmt.run(flat.slice(i, i + 2 * n)).lastInsertRowid);
+      i += 2 * n;
     }
   }
 
@@ -332,7 +367,7 @@ export class SqliteStore implements Store {
         forgotten++;
       }
     }
-    this.stmts.cleanup.run(now); // log rows: a value used twice (after expiring) has two
+    this.stmts.cleanup.run(now); // the log's expired prefix (schema 3 above); a value used twice (after expiring) has two rows
     return forgotten;
   }
 

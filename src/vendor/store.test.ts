@@ -86,6 +86,50 @@ describe('SqliteStore memory state follows the database', () => {
     await b.close();
   });
 
+  it('a group commit appends every one-time value of the turn (in INSERTs of up to 32 rows) and refuses a repeat within it', async () => {
+    const path = join(tmp(), 'v.db');
+    const a = new SqliteStore(path);
+    const keys = Array.from({ length: 45 }, (_, i) => `g${i}`);
+    // 45 commits in one event-loop turn, two values each (90 rows: INSERTs of 32, 32 and 26), and one repeating g3.
+    const results = await Promise.allSettled([
+      ...keys.map((k) => a.commit({ now: 10, useOnce: [{ key: k, expires: 4_000_000_000 }, { key: `${k}b`, expires: 4_000_000_000 }] })),
+      a.commit({ now: 10, useOnce: [{ key: 'g3', expires: 4_000_000_000 }] }),
+    ]);
+    expect(results.slice(0, 45).every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(results[45]).toMatchObject({ status: 'rejected', reason: { code: 'replayed' } });
+    await a.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT count(*) AS n FROM replay').get()).toEqual({ n: 90 });
+    db.close();
+    const b = new SqliteStore(path);
+    for (const k of [keys[0]!, `${keys[44]}b`, 'g31', 'g32']) {
+      await expect(b.commit({ now: 10, useOnce: [{ key: k, expires: 4_000_000_000 }] })).rejects.toMatchObject({ code: 'replayed' });
+    }
+    await b.close();
+  });
+
+  it('cleanup drops the expired head of the log but never its last row, so seq only grows and the other connection sees new rows', async () => {
+    const path = join(tmp(), 'v.db');
+    const a = new SqliteStore(path);
+    const b = new SqliteStore(path);
+    for (const [key, expires] of [['e1', 20], ['e2', 20], ['live', 100], ['e3', 20]] as const) await a.commit({ now: 10, useOnce: [{ key, expires }] });
+    await b.commit({ now: 10, useOnce: [{ key: 'bx', expires: 20 }] }); // b has seen every row now
+    const keys = () => {
+      const db = new Database(path, { readonly: true });
+      const out = db.prepare('SELECT key FROM replay ORDER BY seq').all().map((r) => (r as { key: string }).key);
+      db.close();
+      return out;
+    };
+    await a.cleanup(50);
+    expect(keys()).toEqual(['live', 'e3', 'bx']); // e3 expired too, but waits behind a live row
+    await a.cleanup(200);
+    expect(keys()).toEqual(['bx']); // all expired: the last row stays
+    await a.commit({ now: 200, useOnce: [{ key: 'after', expires: 400 }] });
+    await expect(b.commit({ now: 200, useOnce: [{ key: 'after', expires: 400 }] })).rejects.toMatchObject({ code: 'replayed' });
+    await a.close();
+    await b.close();
+  });
+
   it('two connections to one file (two vendor processes): replays, updates and renames are seen by the other', async () => {
     const path = join(tmp(), 'v.db');
     const a = new SqliteStore(path, { readStalenessMs: 0 });
