@@ -10,7 +10,6 @@
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -157,23 +156,21 @@ const coldDeliveries = cold.rps / 2;
 // ---- in-process CPU cost: one SDDP request through the vendor core vs one RSA-2048 private op
 child.kill();
 const cpuChild = spawn(process.execPath, [await bundle('vendor-cpu.ts')], { stdio: ['ignore', 'pipe', 'inherit'], env });
-const { sddpMicros, sddpCryptoMicros, eddpMicros, skepPerSecond } = JSON.parse((await once(createInterface({ input: cpuChild.stdout! }), 'line'))[0] as string) as {
+const { sddpMicros, sddpCryptoMicros, floorMicros, rsaMicros, eddpMicros, skepPerSecond } = JSON.parse((await once(createInterface({ input: cpuChild.stdout! }), 'line'))[0] as string) as {
   sddpMicros: number;
   sddpCryptoMicros: number;
+  floorMicros: number;
+  rsaMicros: number;
   eddpMicros: number;
   skepPerSecond: number;
 };
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const ct = publicEncrypt({ key: publicKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, randomBytes(64));
-const N = 300;
-const t0 = process.cpuUsage();
-for (let i = 0; i < N; i++) privateDecrypt({ key: privateKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, ct);
-const t1 = process.cpuUsage(t0);
-const rsaMicros = (t1.user + t1.system) / N;
 
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
 console.log('\nResults (ratios against the same run\'s baseline):');
 console.log(`  SDDP deliveries/s vs plain              ${pct(sddp.rps, plain.rps)}   (goal >= 80%)`);
+// What the goal leaves the protocol, in the server's own CPU time per request over HTTP.
+console.log(`    over HTTP SDDP adds ${(sddp.cpu - plain.cpu).toFixed(0)} us of server CPU per request; 80% allows ${(plain.cpu / 4).toFixed(0)} us (a quarter of the plain route's ${plain.cpu.toFixed(0)} us)`);
+console.log(`    floor of any secure step here: one HMAC-SHA256 + one AES-256-GCM seal of 1 KiB on node:crypto = ${floorMicros.toFixed(1)} us (in process, unloaded)`);
 console.log(`  EDDP steady-state deliveries/s vs plain ${pct(steady.rps, plain.rps)}   (goal >= 70%)`);
 console.log(`  EDDP cold deliveries/s vs plain         ${pct(coldDeliveries, plain.rps)}   (challenge round trip every time)`);
 console.log(`  vendor CPU per SDDP request             ${sddpMicros.toFixed(1)} us vs RSA-2048 private op ${rsaMicros.toFixed(0)} us: ${(rsaMicros / sddpMicros).toFixed(0)}x cheaper   (goal >= 50x)`);

@@ -489,7 +489,7 @@ export function verifyHmac(key: Uint8Array, parsed: ParsedSignature, msg: HttpVi
     throw new TypeError('"parsed" expected parseSignature output');
   }
   const ids = parseComponentList(parsed.components);
-  const base = buildBase(ids, parsed.params, parsed.paramOrder, msg, paramsLines.get(parsed));
+  const base = buildBase(ids, parsed.params, parsed.paramOrder, msg, parsed instanceof CanonicalSignature ? parsed.receivedParams() : undefined);
   if (!equalBytes(mac(key, base), parsed.signature)) throw new JanusError('bad_signature');
 }
 
@@ -499,7 +499,22 @@ export function verifyHmac(key: Uint8Array, parsed: ParsedSignature, msg: HttpVi
 // general parser above decides (and words the error). For such input the received inner list is
 // byte for byte what serializeParamsInOrder would rebuild, so verification uses it as it came.
 
-const paramsLines = new WeakMap<ParsedSignature, string>();
+/** A fast-path result: it keeps the received inner list (private, so no other object can claim one). */
+class CanonicalSignature implements ParsedSignature {
+  readonly #params: string;
+  constructor(
+    readonly components: string[],
+    readonly params: SigParams,
+    readonly signature: Uint8Array,
+    readonly paramOrder: SigParamName[],
+    receivedParams: string,
+  ) {
+    this.#params = receivedParams;
+  }
+  receivedParams(): string {
+    return this.#params;
+  }
+}
 const PLAIN_CHARS_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const KEY_RE = /^[a-z*][a-z0-9_.*-]*$/;
 const INT_RE = /^(?:0|[1-9][0-9]{0,14})$/;
@@ -576,14 +591,7 @@ function parseCanonical(label: string, signatureInput: string, signature: string
       i = end;
     }
     if (params.created === undefined || params.keyid === undefined) return null;
-    const parsed: ParsedSignature = {
-      components: components as string[],
-      params: params as unknown as SigParams,
-      signature: b64.decode(sig64),
-      paramOrder,
-    };
-    paramsLines.set(parsed, signatureInput.slice(head.length - 1));
-    return parsed;
+    return new CanonicalSignature(components as string[], params as unknown as SigParams, b64.decode(sig64), paramOrder, signatureInput.slice(head.length - 1));
   } catch {
     return null;
   }

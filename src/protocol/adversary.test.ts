@@ -185,6 +185,8 @@ describe('modified messages', () => {
     const eres = await peer(e.request);
     const other = await fetchChallenge(peer, alice, doc);
     await rejects(deliveryResponse(e.pending, 'eddp', { ...eres, headers: { ...eres.headers, 'janus-challenge': other } }), 'bad_signature');
+    // A value that would add a line to the additional data is refused before any decryption.
+    await rejects(deliveryResponse(e.pending, 'eddp', { ...eres, headers: { ...eres.headers, 'janus-challenge': `${other}\nstatus: 200` } }), 'malformed');
   });
 });
 

@@ -70,15 +70,17 @@ export function parseKeyid(keyid: string): { alias: string; gen: number; n: numb
   return { alias: m[1]!, gen, n };
 }
 
-/** Lines of the additional data may not break: HTTP field values cannot hold CR or LF either. */
-function line(name: string, value: string): string {
-  if (/[\r\n]/.test(value)) throw new JanusError('malformed', `${name} contains a line break`);
-  return `\n${name}: ${value}`;
+/** The additional data, after checking no value broke its line: HTTP field values cannot hold CR or LF either. */
+function aadOf(text: string, lines: number): Uint8Array {
+  let breaks = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) breaks++;
+  if (breaks !== lines - 1 || text.includes('\r')) throw new JanusError('malformed', 'a header value in the additional data contains a line break');
+  return utf8(text);
 }
 
-/** §6.1: the additional data of a request body. */
+/** §6.4: the additional data of a request body. */
 export function requestAad(tag: string, keyid: string, nonce: string): Uint8Array {
-  return utf8(`janus/1 request${line('tag', tag)}${line('keyid', keyid)}${line('nonce', nonce)}`);
+  return aadOf(`janus/1 request\ntag: ${tag}\nkeyid: ${keyid}\nnonce: ${nonce}`, 4);
 }
 
 /** What binds a response to its request (§6.3). */
@@ -92,10 +94,9 @@ export interface ResponseBinding {
 
 /** §6.3: the additional data of a response: the request it answers, then status, type and covered headers. */
 export function responseAad(req: ResponseBinding, status: number, contentType: string, covered: ReadonlyArray<readonly [string, string]>): Uint8Array {
-  let a = `janus/1 response${line('tag', req.tag)}${line('keyid', req.keyid)}${line('nonce', req.nonce)}${line('method', req.method)}`;
-  a += `${line('target-uri', req.targetUri)}\nstatus: ${status}${line('content-type', contentType)}`;
-  for (const [name, value] of covered) a += line(name, value);
-  return utf8(a);
+  let a = `janus/1 response\ntag: ${req.tag}\nkeyid: ${req.keyid}\nnonce: ${req.nonce}\nmethod: ${req.method}\ntarget-uri: ${req.targetUri}\nstatus: ${status}\ncontent-type: ${contentType}`;
+  for (const [name, value] of covered) a += `\n${name}: ${value}`;
+  return aadOf(a, 8 + covered.length);
 }
 
 /** A response in the `janus-gcm` coding; anything else from a vendor is an unauthenticated answer (§14.2). */
