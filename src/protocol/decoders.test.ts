@@ -16,6 +16,7 @@ import {
   checkChallenge,
   checkPin,
   deliveryRequest,
+  deliveryResponse,
   ERRORS,
   errorResponse,
   formatAck,
@@ -47,6 +48,7 @@ import {
   readErrorResponse,
   routeFor,
   sealRequest,
+  sealResponse,
   sealSkepToken,
   signReceipt,
   slotOf,
@@ -59,7 +61,9 @@ import {
   type HttpRequestMsg,
   type Json,
   type JsonObject,
+  type HttpResponseMsg,
   type KeyHolder,
+  type PendingRequest,
   type Level,
   type ReceiptPayload,
   type Route,
@@ -1028,6 +1032,57 @@ describe('SKEP message 1: parseSkepHello (§7.1)', () => {
   });
 });
 
+describe('secure responses: deliveryResponse on anything a network could return (§6.3)', () => {
+  const key: KeyHolder = { alias: 'R'.repeat(22), gen: 0, k: new Uint8Array(64).fill(7) };
+  let pending: PendingRequest;
+  let valid: HttpResponseMsg;
+  beforeAll(async () => {
+    ({ pending } = await deliveryRequest({ key, level: 'eddp', method: 'GET', url: `${ORIGIN}/api/intraday/LU`, now: NOW, challenge: 'c1.x' }));
+    valid = await sealResponse(pending, pending.slot, { status: 200, contentType: 'application/json', body: utf8('{"LU":86.5}'), covered: [['janus-challenge', 'c1.next']] });
+  });
+  const CODES: ErrorCode[] = ['malformed', 'missing_signature', 'too_large', 'bad_signature', ...(Object.keys(ERRORS) as ErrorCode[])];
+
+  it('the valid response opens; any change to its status, covered headers or bytes does not', async () => {
+    expect((await deliveryResponse(pending, 'eddp', valid)).challenge).toBe('c1.next');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(200, 201, 402, 500),
+        fc.constantFrom(undefined, 'janus-gcm', 'JANUS-GCM ', 'aes128gcm', ''),
+        fc.constantFrom(undefined, 'application/json', 'text/plain', 'application/json\r\nx: 1'),
+        fc.constantFrom(undefined, 'c1.next', 'c1.other', 'c1.next\nstatus: 200'),
+        fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 80 }), fc.nat(200).map((i) => ({ flip: i }))),
+        async (status, coding, type, challenge, bodyEdit) => {
+          const headers: Record<string, string> = { ...valid.headers };
+          const set = (k: string, v: string | undefined) => (v === undefined ? delete headers[k] : (headers[k] = v));
+          set('content-encoding', coding);
+          set('content-type', type);
+          set('janus-challenge', challenge);
+          let body = valid.body;
+          if (bodyEdit instanceof Uint8Array) body = bodyEdit;
+          else if (bodyEdit) {
+            body = valid.body.slice();
+            body[bodyEdit.flip % body.length]! ^= 1;
+          }
+          const res: HttpResponseMsg = { status, headers, body };
+          const unchanged = status === 200 && coding !== undefined && coding.trim().toLowerCase() === 'janus-gcm' && type === 'application/json' && challenge === 'c1.next' && bodyEdit === null;
+          let outcome: unknown;
+          try {
+            outcome = await deliveryResponse(pending, 'eddp', res);
+          } catch (e) {
+            expect(e).toBeInstanceOf(JanusError);
+            expect(CODES).toContain((e as JanusError).code);
+            expect(unchanged).toBe(false);
+            return;
+          }
+          expect(unchanged).toBe(true);
+          expect(outcome).toMatchObject({ status: 200, challenge: 'c1.next' });
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
+
 describe('secure request headers: parseSecureRequest + verifySecureRequest (§6.2)', () => {
   const key: KeyHolder = { alias: 'Q'.repeat(22), gen: 0, k: new Uint8Array(64).fill(42) };
   const URL_ = `${ORIGIN}/api/watchlist?x=1`;
@@ -1129,7 +1184,7 @@ describe('secure request headers: parseSecureRequest + verifySecureRequest (§6.
         fc.constantFrom('POST', 'GET', 'post', ''),
         fc.oneof(fc.constant(URL_), fc.constant(`${ORIGIN}/other`), anyString),
         fc.oneof(fc.constant(undefined), fc.uint8Array({ maxLength: 100 })),
-        fc.constantFrom(undefined, 'aes128gcm', 'gzip', 'AES128GCM ', ''),
+        fc.constantFrom(undefined, 'janus-gcm', 'aes128gcm', 'gzip', 'JANUS-GCM ', ''),
         async (method, url, body, coding) => {
           const headers = { ...valid.headers };
           if (coding === undefined) delete headers['content-encoding'];

@@ -290,7 +290,9 @@ export class SqliteStore implements Store {
   }
 
   private snapshotUsed(batch: { c: Commit }[]): [string, number | undefined][] {
-    return batch.flatMap((p) => (p.c.useOnce ?? []).map((u): [string, number | undefined] => [u.key, this.used.get(u.key)]));
+    const out: [string, number | undefined][] = [];
+    for (const p of batch) for (const u of p.c.useOnce ?? []) out.push([u.key, this.used.get(u.key)]);
+    return out;
   }
 
   private restoreUsed(before: [string, number | undefined][]): void {
