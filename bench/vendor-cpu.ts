@@ -44,6 +44,15 @@ function timedProvider(): { provider: CryptoProvider; micros: () => number } {
   };
 }
 
+/** CPU microseconds per call of `f`, after `warm` calls that are not counted. */
+function cpuPerCall(f: () => unknown, warm: number, n: number): number {
+  for (let i = 0; i < warm; i++) f();
+  const t = process.cpuUsage();
+  for (let i = 0; i < n; i++) f();
+  const d = process.cpuUsage(t);
+  return (d.user + d.system) / n;
+}
+
 /**
  * The floor of any secure step on this stack: one HMAC-SHA256 over a 250-byte request signature base
  * and one AES-256-GCM seal of a 1 KiB page with 200 bytes of additional data, straight on node:crypto.
@@ -60,25 +69,14 @@ function floorMicros(): number {
     c.setAAD(aad);
     return Buffer.concat([c.update(body), c.final(), c.getAuthTag()]);
   };
-  for (let i = 0; i < 5000; i++) once();
-  const n = 50_000;
-  const t = process.cpuUsage();
-  for (let i = 0; i < n; i++) once();
-  const d = process.cpuUsage(t);
-  return (d.user + d.system) / n;
+  return cpuPerCall(once, 5000, 50_000);
 }
 
 /** One RSA-2048 private operation (OAEP decryption, as SKEP message 1 costs), in this process. */
 function rsaMicros(): number {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const ct = publicEncrypt({ key: publicKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, randomBytes(64));
-  const dec = () => privateDecrypt({ key: privateKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, ct);
-  for (let i = 0; i < 20; i++) dec();
-  const n = 300;
-  const t = process.cpuUsage();
-  for (let i = 0; i < n; i++) dec();
-  const d = process.cpuUsage(t);
-  return (d.user + d.system) / n;
+  return cpuPerCall(() => privateDecrypt({ key: privateKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, ct), 20, 300);
 }
 
 export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros: number; floorMicros: number; rsaMicros: number; eddpMicros: number; skepPerSecond: number }> {
