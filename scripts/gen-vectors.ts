@@ -204,7 +204,7 @@ const records = new Map<string, ClientRecord>();
 }
 
 // sddp.json / eddp.json (§8, §9, §11)
-async function deliveryRun(name: string, level: 'sddp' | 'eddp' | 'eddp+receipts', opts: { alias: string; challenge?: string; body?: string; ack?: { i: number } }) {
+async function deliveryRun(name: string, level: 'sddp' | 'eddp' | 'eddp+receipts', opts: { alias: string; challenge?: string; body?: string; ack?: { i: number }; method?: string; status?: number }) {
   const rec = records.get(opts.alias);
   if (!rec) throw new Error('no record');
   const key = { alias: rec.alias, gen: rec.gen, k: rec.k };
@@ -212,7 +212,7 @@ async function deliveryRun(name: string, level: 'sddp' | 'eddp' | 'eddp+receipts
   const { request } = await deliveryRequest({
     key,
     level,
-    method: opts.body ? 'POST' : 'GET',
+    method: opts.method ?? (opts.body ? 'POST' : 'GET'),
     url: ORIGIN + (level === 'sddp' ? '/api/watchlist' : '/api/intraday/LU'),
     now: NOW,
     nonce: det(`${name} nonce`, 16),
@@ -224,14 +224,15 @@ async function deliveryRun(name: string, level: 'sddp' | 'eddp' | 'eddp+receipts
   const d = parseDelivery(vk, request, level, NOW);
   const opened = await openDelivery(vk, d, request, rec, NOW);
   const fixed = { bodyIv: det(`${name} response iv`, 12), r: det(`${name} next challenge r`, 16) };
-  let body = utf8(JSON.stringify({ alias: rec.alias, quotes: [{ symbol: 'LU', price: 86.5 }] }));
+  // A bodiless answer (§6.3: 204) has an empty plaintext; its seal travels in Janus-Sealed.
+  let body = opts.status === 204 ? new Uint8Array(0) : utf8(JSON.stringify({ alias: rec.alias, quotes: [{ symbol: 'LU', price: 86.5 }] }));
   let response: HttpResponseMsg;
   if (opened.ackRequired) {
     // §11.2: the signed 402; nothing is stored.
     response = await sealAckRequired(vk, d, request, opened, NOW, fixed);
     body = utf8(JSON.stringify(new JanusError('ack_required', undefined, { sub: opened.record.chain!.sub, pending: opened.record.chain!.delivered }).toJSON()));
   } else {
-    response = await sealDelivery(vk, d, request, opened, { status: 200, contentType: 'application/json', body }, NOW, fixed);
+    response = await sealDelivery(vk, d, request, opened, { status: opts.status ?? 200, contentType: opts.status === 204 ? 'text/plain' : 'application/json', body }, NOW, fixed);
     records.set(opened.record.alias, opened.record);
   }
   return {
@@ -276,11 +277,12 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
   const bobAlias = [...records.values()].find((r) => r.chain)!.alias;
   const sddp = await deliveryRun('sddp get', 'sddp', { alias: alice.alias });
   const sddpPost = await deliveryRun('sddp post with a body', 'sddp', { alias: alice.alias, body: '{"add":"LU"}' });
+  const sddp204 = await deliveryRun('sddp delete answered 204: the seal in Janus-Sealed', 'sddp', { alias: alice.alias, method: 'DELETE', status: 204 });
   const baseReq = (v: any): HttpRequestMsg => ({ method: v.request.method, url: v.request.url, headers: v.request.headers, body: fromHex(v.request.body) });
   write('sddp.json', {
-    description: 'docs/PROTOCOL.md §6 and §8: SDDP requests and responses; invalid: mutated requests with the error the vendor must answer (vendor: skep.json, client records: the SKEP runs; vendor time = now).',
+    description: 'docs/PROTOCOL.md §6 and §8: SDDP requests and responses (the third answers 204: its seal is in Janus-Sealed, §6.3); invalid: mutated requests with the error the vendor must answer (vendor: skep.json, client records: the SKEP runs; vendor time = now).',
     vendor: vendorJson,
-    runs: [sddp, sddpPost],
+    runs: [sddp, sddpPost, sddp204],
     invalid: await mutations(baseReq(sddpPost), 'sddp'),
   });
 

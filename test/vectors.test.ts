@@ -224,7 +224,7 @@ async function checkDeliveries(file: any, records: Map<string, ClientRecord>): P
     expect(opened.ackRequired).toBe(run.response.status === 402);
     const res = opened.ackRequired
       ? await sealAckRequired(vk, d, want, opened, run.now, fixed)
-      : await sealDelivery(vk, d, want, opened, { status: 200, contentType: 'application/json', body: utf8(run.response_plaintext) }, run.now, fixed);
+      : await sealDelivery(vk, d, want, opened, { status: run.response.status, contentType: run.response.headers['content-type'], body: utf8(run.response_plaintext) }, run.now, fixed);
     expectRes(res, run.response);
     if (!opened.ackRequired) records.set(run.alias, opened.record);
     const delivered = await deliveryResponse(pending, level, fromWireRes(run.response));

@@ -57,6 +57,7 @@ export const HEADER = {
   alias: 'janus-alias',
   credential: 'janus-credential',
   error: 'janus-error',
+  sealed: 'janus-sealed',
 } as const;
 
 export type Level = 'credential' | 'sddp' | 'eddp' | 'eddp+receipts';

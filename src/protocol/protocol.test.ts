@@ -8,6 +8,9 @@ import { b64u, fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { verifyWord } from './payword.ts';
 import {
   ackRequest,
+  deliveryRequest,
+  deliveryResponse,
+  HEADER,
   makeCredential,
   parseCredential,
   paywordWord,
@@ -104,6 +107,42 @@ describe('SDDP (paper Fig. 3)', () => {
     try {
       const d = await deliver(peer, alice, 'sddp', '/api/echo', { now: NOW, method: 'POST', body: utf8('{"add":"LU"}') });
       expect(d.json).toEqual({ add: 'LU' });
+    } finally {
+      (vendor as { app: typeof orig }).app = orig;
+      vendor.routes.pop();
+    }
+  });
+});
+
+describe('bodiless answers (§6.3: 204, 205, 304 and HEAD carry their seal in Janus-Sealed)', () => {
+  it('a 204 and a HEAD answer are sealed in the header, and that seal is checked like a body', async () => {
+    vendor.routes.push({ path: '/api/nothing', methods: null, level: 'sddp' });
+    const orig = vendor.app;
+    (vendor as { app: typeof orig }).app = (_c, req) => (req.method === 'DELETE' ? { status: 204, contentType: 'text/plain', body: new Uint8Array(0) } : { contentType: 'application/json', body: utf8('{"x":1}') });
+    try {
+      const del = await deliveryRequest({ key: alice, level: 'sddp', method: 'DELETE', url: ORIGIN + '/api/nothing', now: NOW });
+      const res = await peer(del.request);
+      expect(res.status).toBe(204);
+      expect(res.body.length).toBe(0);
+      expect(res.headers[HEADER.sealed]).toMatch(/^[A-Za-z0-9_-]{38}$/);
+      expect(await deliveryResponse(del.pending, 'sddp', res)).toMatchObject({ status: 204, body: new Uint8Array(0) });
+      // The seal covers the status, and only a bodiless answer may carry it in the header.
+      await expectCode(deliveryResponse(del.pending, 'sddp', { ...res, status: 205 }), 'bad_signature');
+      await expectCode(deliveryResponse(del.pending, 'sddp', { ...res, status: 200 }), 'malformed');
+      await expectCode(deliveryResponse(del.pending, 'sddp', { ...res, body: new Uint8Array(28) }), 'malformed');
+      const { [HEADER.sealed]: seal, ...unsealed } = res.headers;
+      await expectCode(deliveryResponse(del.pending, 'sddp', { ...res, headers: unsealed }), 'malformed');
+      await expectCode(deliveryResponse(del.pending, 'sddp', { ...res, headers: { ...res.headers, [HEADER.sealed]: seal!.replace(/^./, (ch) => (ch === 'A' ? 'B' : 'A')) } }), 'bad_signature');
+      // HEAD: the status is 200, the plaintext is not sent, the seal is over the empty plaintext.
+      const head = await deliveryRequest({ key: alice, level: 'sddp', method: 'HEAD', url: ORIGIN + '/api/nothing', now: NOW });
+      const hres = await peer(head.request);
+      expect(hres.status).toBe(200);
+      expect(hres.body.length).toBe(0);
+      expect((await deliveryResponse(head.pending, 'sddp', hres)).body).toEqual(new Uint8Array(0));
+      // A GET of the same route has its body, and no Janus-Sealed.
+      const get = await deliver(peer, alice, 'sddp', '/api/nothing', { now: NOW });
+      expect(get.json).toEqual({ x: 1 });
+      expect(get.headers[HEADER.sealed]).toBeUndefined();
     } finally {
       (vendor as { app: typeof orig }).app = orig;
       vendor.routes.pop();

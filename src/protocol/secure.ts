@@ -12,7 +12,7 @@ import { contentDigestAsync, verifyContentDigestAsync } from '../crypto/digest.t
 import { parseSignature, signHmac, verifyHmac, type HttpView, type SigParams } from '../crypto/httpsig.ts';
 import * as sealed from '../crypto/sealed.ts';
 import { JanusError } from '../errors.ts';
-import { LIMITS, NONCE_BYTES, SIG_LABEL } from './constants.ts';
+import { HEADER, LIMITS, NONCE_BYTES, SIG_LABEL } from './constants.ts';
 import { header, readErrorResponse, type Headers_, type HttpRequestMsg, type HttpResponseMsg } from './http.ts';
 import { ALIAS_RE } from './janus.ts';
 import { assertInWindow, replayExpiry, slotKey, slotOf, type SlotKey } from './slot.ts';
@@ -99,10 +99,29 @@ export function responseAad(req: ResponseBinding, status: number, contentType: s
   return aadOf(a, 8 + covered.length);
 }
 
+/**
+ * §6.3: answers that HTTP sends without a body (204, 205, 304, and any answer to HEAD) carry their
+ * sealed empty plaintext, iv || tag, in the Janus-Sealed header instead.
+ */
+export function isBodiless(method: string, status: number): boolean {
+  return method === 'HEAD' || status === 204 || status === 205 || status === 304;
+}
+
 /** A response in the `janus-gcm` coding; anything else from a vendor is an unauthenticated answer (§14.2). */
 export function isSealed(res: Pick<HttpResponseMsg, 'headers'>): boolean {
   const coding = res.headers['content-encoding'];
   return coding !== undefined && coding.trim().toLowerCase() === sealed.CODING;
+}
+
+function decodeSealHeader(v: string): Uint8Array {
+  let b: Uint8Array;
+  try {
+    b = b64u.decode(v.trim());
+  } catch {
+    throw new JanusError('malformed', 'Janus-Sealed is not base64url');
+  }
+  if (b.length !== sealed.OVERHEAD) throw new JanusError('malformed', `Janus-Sealed holds ${sealed.OVERHEAD} bytes (iv and tag)`);
+  return b;
 }
 
 async function decodeRequestBody(req: HttpRequestMsg, ke: Uint8Array, aad: Uint8Array, maxPlaintext: number): Promise<Uint8Array> {
@@ -200,7 +219,13 @@ export async function openResponse(
     if (v !== undefined) covered.push([name, v]);
   }
   const aad = responseAad(pending, res.status, contentType, covered);
-  const body = await sealed.open(pending.slot.ke, res.body, aad, opts.maxPlaintext ?? LIMITS.responsePlaintext);
+  let sealedBody = res.body;
+  if (isBodiless(pending.method, res.status)) {
+    const h = res.headers[HEADER.sealed];
+    if (h === undefined || res.body.length !== 0) throw new JanusError('malformed', `a ${res.status} answer to ${pending.method} carries its seal in Janus-Sealed, with no body`);
+    sealedBody = decodeSealHeader(h);
+  } else if (res.headers[HEADER.sealed] !== undefined) throw new JanusError('malformed', 'Janus-Sealed on an answer that has a body');
+  const body = await sealed.open(pending.slot.ke, sealedBody, aad, opts.maxPlaintext ?? LIMITS.responsePlaintext);
   // Paper Fig. 3 step 2, "C checks that N_C is unchanged", and the MAC: N_C is in the additional data.
   if (!body) throw new JanusError('bad_signature', 'the response does not authenticate under this request and key');
   return { status: res.status, contentType, body, headers: res.headers };
@@ -318,8 +343,14 @@ export interface SealResponseInput {
 export async function sealResponse(req: ResponseBinding, slot: SlotKey, input: SealResponseInput): Promise<HttpResponseMsg> {
   const covered = input.covered ?? [];
   const aad = responseAad(req, input.status, input.contentType, covered);
-  const body = await sealed.seal(slot.ke, input.body ?? new Uint8Array(0), aad, input.bodyIv);
+  const bodiless = isBodiless(req.method, input.status);
+  // A bodiless answer has nothing to encrypt: its seal is the tag over the empty plaintext.
+  const body = await sealed.seal(slot.ke, bodiless ? new Uint8Array(0) : (input.body ?? new Uint8Array(0)), aad, input.bodyIv);
   const headers: Headers_ = { ...(input.headers ?? {}), 'content-type': input.contentType, 'content-encoding': sealed.CODING, 'cache-control': 'no-store' };
   for (const [name, value] of covered) headers[name] = value;
+  if (bodiless) {
+    headers[HEADER.sealed] = b64u.encode(body);
+    return { status: input.status, headers, body: new Uint8Array(0) };
+  }
   return { status: input.status, headers, body };
 }

@@ -4,7 +4,8 @@
  * its stable code from docs/PROTOCOL.md §14, never a 5xx, and the store is left exactly as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { b64u, randomBytes, utf8 } from '../crypto/bytes.ts';
+import { b64u, fromUtf8, randomBytes, utf8 } from '../crypto/bytes.ts';
+import { Reply } from './core.ts';
 import {
   deliveryResponse,
   ackRequest,
@@ -46,6 +47,7 @@ beforeAll(async () => {
       { path: '/api/sddp', level: 'sddp', handler: ({ client }) => ({ alias: client.alias }) },
       { path: '/api/eddp', level: 'eddp', handler: () => ({ ok: true }) },
       { path: '/api/paid', level: 'eddp+receipts', handler: () => ({ paid: true }) },
+      { path: '/api/empty', level: 'sddp', handler: ({ method }) => (method === 'DELETE' ? new Reply('', { status: 204 }) : { here: true }) },
     ],
   });
   peer = httpPeer(v.origin);
@@ -194,6 +196,20 @@ describe('SDDP route', () => {
     await expectRefused({ ...post, body: post.body.subarray(0, post.body.length - 5) }, 'bad_digest');
     expect((await peer(good)).status).toBe(200);
     await expectRefused(good, 'replayed');
+  });
+});
+
+describe('bodiless answers over HTTP (§6.3)', () => {
+  it('a 204 and an answer to HEAD arrive without a body and open from Janus-Sealed', async () => {
+    for (const [method, status] of [['DELETE', 204], ['HEAD', 200]] as const) {
+      const { request, pending } = await deliveryRequest({ key: alice, level: 'sddp', method, url: url('/api/empty'), now: clock });
+      const res = await peer(request);
+      expect(res.status).toBe(status);
+      expect(res.body.length).toBe(0);
+      expect((await deliveryResponse(pending, 'sddp', res)).status).toBe(status);
+    }
+    const { request, pending } = await deliveryRequest({ key: alice, level: 'sddp', method: 'GET', url: url('/api/empty'), now: clock });
+    expect(JSON.parse(fromUtf8((await deliveryResponse(pending, 'sddp', await peer(request))).body))).toEqual({ here: true });
   });
 });
 
