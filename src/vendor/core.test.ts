@@ -8,7 +8,7 @@ import { utf8 } from '../crypto/bytes.ts';
 import { rotateOnResponse, rotateStart, type Discovery, type VendorSession } from '../protocol/index.ts';
 import { deliver, discover, fetchChallenge, register, sessionFor, type Peer } from '../../test/support/client.ts';
 import { fetchPeer, testKeyMaterial } from '../../test/support/vendor-kit.ts';
-import { createVendor, type JanusVendor } from './core.ts';
+import { createVendor, Reply, type JanusVendor } from './core.ts';
 import { janus, type JanusVariables } from './hono.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
@@ -28,6 +28,7 @@ beforeAll(async () => {
       { path: '/api/watchlist', level: 'sddp', handler: ({ client }) => ({ alias: client.alias, watchlist: client.data['watchlist'] ?? [] }) },
       { path: '/api/echo', level: 'sddp', methods: ['POST'], handler: (ctx) => ({ got: ctx.json() }) },
       { path: '/api/intraday/*', level: 'eddp+receipts', handler: ({ url, client }) => ({ symbol: url.pathname.split('/').pop(), delivered: client.chain?.delivered }) },
+      { path: '/api/reset', level: 'sddp', methods: ['POST'], handler: () => new Reply('', { status: 205 }) },
       { path: '/', level: 'credential' },
     ],
   });
@@ -41,12 +42,23 @@ beforeAll(async () => {
 
 afterAll(() => vendor.close());
 
+describe('a bodiless answer through Hono (Web Response)', () => {
+  it('a 205 goes out with a null body and opens from Janus-Sealed', async () => {
+    const carol = await sessionFor('carol@example.org', 'carol secret', ORIGIN);
+    await register(peer, carol, doc, { now });
+    const d = await deliver(peer, carol, 'sddp', '/api/reset', { now, method: 'POST', body: utf8('{}') });
+    expect(d.status).toBe(205);
+    expect(d.body.length).toBe(0);
+  });
+});
+
 describe('vendor SDK through Hono, in-process', () => {
   it('serves the discovery document with the declared routes', async () => {
     expect(doc.routes.map((r) => [r.path, r.level])).toEqual([
       ['/api/watchlist', 'sddp'],
       ['/api/echo', 'sddp'],
       ['/api/intraday/*', 'eddp+receipts'],
+      ['/api/reset', 'sddp'],
       ['/', 'credential'],
     ]);
     expect(doc.key.fingerprint).toBe(vendor.config.fingerprint);

@@ -474,7 +474,9 @@ function checkMessage(msg: HttpRequestMsg, maxBody: number, maxHeaders: number, 
 
 export function toResponse(m: HttpResponseMsg): Response {
   const status = m.status;
-  const body = status === 204 || status === 304 ? null : m.body;
+  // Fetch's null-body statuses take no body at all, not even an empty one (a bodiless Janus answer
+  // carries its seal in Janus-Sealed).
+  const body = status === 204 || status === 205 || status === 304 ? null : m.body;
   return new Response(body as BodyInit | null, { status, headers: m.headers });
 }
 

@@ -55,7 +55,7 @@ async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> 
 
 function writeMessage(res: ServerResponse, m: HttpResponseMsg, close = false): void {
   res.writeHead(m.status, close ? { ...m.headers, connection: 'close' } : m.headers);
-  res.end(m.status === 204 || m.status === 304 ? undefined : m.body);
+  res.end(m.status === 204 || m.status === 205 || m.status === 304 ? undefined : m.body);
 }
 
 export function createJanusServer(vendor: JanusVendor, fallback: Fallback = () => new Response('Not Found', { status: 404 })): Server {
