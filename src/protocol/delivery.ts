@@ -135,7 +135,8 @@ export interface ParsedDelivery {
 }
 
 /** §6.2 steps 1-5: the signature shape, the window and, for EDDP, the challenge. No key, no record. */
-export function parseDelivery(vk: VendorKeys, req: HttpRequestMsg, level: DeliveryLevel, now: number, maxBody?: number): ParsedDelivery {
+/** `targetUri`: see ParseOptions (the SDK passes the one it built; others leave it to req.url). */
+export function parseDelivery(vk: VendorKeys, req: HttpRequestMsg, level: DeliveryLevel, now: number, maxBody?: number, targetUri?: string): ParsedDelivery {
   const parsed = parseSecureRequest(req, {
     tag: tagOf(level),
     idV: vk.idV,
@@ -144,6 +145,7 @@ export function parseDelivery(vk: VendorKeys, req: HttpRequestMsg, level: Delive
     ...(isEddp(level) ? { extra: [HEADER.challenge] } : {}),
     optional: [HEADER.ack],
     ...(maxBody !== undefined ? { maxBody } : {}),
+    ...(targetUri !== undefined ? { targetUri } : {}),
   });
   const challenge = isEddp(level) ? checkChallenge(vk.ck, vk.idV, parsed.alias, requireHeader(req, HEADER.challenge), now) : null;
   const ackHeader = header(req, HEADER.ack);

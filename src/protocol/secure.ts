@@ -124,14 +124,14 @@ function decodeSealHeader(v: string): Uint8Array {
   return b;
 }
 
-async function decodeRequestBody(req: HttpRequestMsg, ke: Uint8Array, aad: Uint8Array, maxPlaintext: number): Promise<Uint8Array> {
+async function decodeRequestBody(req: HttpRequestMsg, ke: Uint8Array, aad: () => Uint8Array, maxPlaintext: number): Promise<Uint8Array> {
   const coding = header(req, 'content-encoding');
   if (coding === undefined) {
     if (req.body.length !== 0) throw new JanusError('malformed', `a non-empty body must use Content-Encoding: ${sealed.CODING}`);
     return new Uint8Array(0);
   }
   if (coding.trim().toLowerCase() !== sealed.CODING) throw new JanusError('malformed', `unsupported Content-Encoding ${coding}`);
-  const plaintext = await sealed.open(ke, req.body, aad, maxPlaintext);
+  const plaintext = await sealed.open(ke, req.body, aad(), maxPlaintext);
   if (!plaintext) throw new JanusError('decrypt_failed', 'the request body does not decrypt');
   return plaintext;
 }
@@ -254,6 +254,11 @@ export interface ParseOptions {
   extra?: readonly string[];
   optional?: readonly string[];
   maxBody?: number;
+  /**
+   * The request's target URI when the caller already built it as id_V + path + query from a parsed
+   * URL (the vendor SDK does), so it is not parsed again; otherwise it is rebuilt from req.url.
+   */
+  targetUri?: string;
 }
 
 /** §6.2 steps 1-4: everything that can be checked without the client's key. */
@@ -275,11 +280,15 @@ export function parseSecureRequest(req: HttpRequestMsg, opts: ParseOptions): Par
   if (!ALIAS_RE.test(alias)) throw new JanusError('malformed', 'bad alias');
   assertInWindow(n, opts.now, opts.window);
   if (slotOf(p.created) !== n) throw new JanusError('slot_out_of_window', '"created" is not in slot n');
-  let url: URL;
-  try {
-    url = new URL(req.url);
-  } catch {
-    throw new JanusError('malformed', 'bad request URL');
+  let targetUri = opts.targetUri;
+  if (targetUri === undefined) {
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch {
+      throw new JanusError('malformed', 'bad request URL');
+    }
+    targetUri = opts.idV + url.pathname + url.search;
   }
   return {
     alias,
@@ -290,7 +299,7 @@ export function parseSecureRequest(req: HttpRequestMsg, opts: ParseOptions): Par
     tag: p.tag,
     keyid: p.keyid,
     method: req.method.toUpperCase(),
-    targetUri: opts.idV + url.pathname + url.search,
+    targetUri,
     sig,
   };
 }
@@ -318,7 +327,7 @@ export async function verifySecureRequest(
   const slot = slotKey(k, parsed.n);
   await verifyContentDigestAsync(header(req, 'content-digest') ?? null, req.body);
   verifyHmac(slot.km, parsed.sig, { method: parsed.method, targetUri: parsed.targetUri, headers: req.headers });
-  const plaintext = await decodeRequestBody(req, slot.ke, requestAad(parsed.tag, parsed.keyid, parsed.nonce), opts.maxPlaintext ?? LIMITS.requestBody);
+  const plaintext = await decodeRequestBody(req, slot.ke, () => requestAad(parsed.tag, parsed.keyid, parsed.nonce), opts.maxPlaintext ?? LIMITS.requestBody);
   return {
     plaintext,
     contentType: req.headers['content-type'],

@@ -335,7 +335,8 @@ export class JanusVendor {
     const route = routeFor(this.routes, path, method) as (Route & { handler?: ProtectedHandler }) | null;
     if (!route || route.level === 'credential') throw new JanusError('internal', 'no protected route');
     const level = route.level as DeliveryLevel;
-    const d = parseDelivery(vk, msg, level, now, c.limits.maxBodyBytes);
+    // msg.url is id_V + path + query of a parsed URL already (readRequest, checkMessage): not parsed again.
+    const d = parseDelivery(vk, msg, level, now, c.limits.maxBodyBytes, msg.url);
     const loaded = await this.load(d.parsed.alias);
     const opened = await openDelivery(vk, d, msg, loaded?.record ?? null, now, c.limits.maxBodyBytes);
     // Verified, but the previous delivery is unacknowledged: a signed 402, nothing stored (§11.2).
@@ -448,7 +449,6 @@ export async function readRequest(
   return { method, url: idV + url.pathname + url.search, headers, body };
 }
 
-/** handleMessage's input checks: the limits readRequest applies while reading, and the URL from id_V. */
 /** Node's IncomingMessage headers as the protocol reads them: repeated fields joined as Headers.get would. */
 export function nodeHeaders(raw: NonNullable<RequestInfo['headers']>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -466,6 +466,7 @@ function checkHeaderSize(headers: Record<string, string>, maxHeaders: number): v
   if (total > maxHeaders) throw new JanusError('too_large', `request headers exceed ${maxHeaders} bytes`);
 }
 
+/** handleMessage's input checks: the limits readRequest applies while reading, and the URL from id_V. */
 function checkMessage(msg: HttpRequestMsg, maxBody: number, maxHeaders: number, idV: string, url: URL): HttpRequestMsg {
   checkHeaderSize(msg.headers, maxHeaders);
   if (msg.body.length > maxBody) throw new JanusError('too_large', `request body exceeds ${maxBody} bytes`);
