@@ -301,9 +301,9 @@ test('8. paid plan: non-repudiation SKEP with a PayWord chain, then EDDP deliver
     await expect(options.locator('#vendors tbody tr td').nth(4)).toContainText('1');
 
     // Mobility on the paid plan: a fresh profile, same identity and secret, knows nothing of the
-    // chain, and delivery 4 is still unacknowledged. The vendor's signed 402 names it; the
+    // chain, and delivery 4 is still unacknowledged. The vendor's sealed 402 names it; the
     // extension acknowledges it (§11.3: no local record, so the vendor's count is trusted), learns
-    // the chain's length from the signed mark, and goes on delivering and acknowledging.
+    // the chain's length from the sealed mark, and goes on delivering and acknowledging.
     const c = await launch();
     try {
       const q = await c.context.newPage();

@@ -228,7 +228,7 @@ async function deliveryRun(name: string, level: 'sddp' | 'eddp' | 'eddp+receipts
   let body = opts.status === 204 ? new Uint8Array(0) : utf8(JSON.stringify({ alias: rec.alias, quotes: [{ symbol: 'LU', price: 86.5 }] }));
   let response: HttpResponseMsg;
   if (opened.ackRequired) {
-    // §11.2: the signed 402; nothing is stored.
+    // §11.2: the sealed 402; nothing is stored.
     response = await sealAckRequired(vk, d, request, opened, NOW, fixed);
     body = utf8(JSON.stringify(new JanusError('ack_required', undefined, { sub: opened.record.chain!.sub, pending: opened.record.chain!.delivered }).toJSON()));
   } else {
@@ -292,9 +292,9 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
   const cb = issueChallenge(vk.ck, ORIGIN, bobAlias, NOW, det('bob challenge r', 16));
   const r1 = await deliveryRun('eddp+receipts delivery 1', 'eddp+receipts', { alias: bobAlias, challenge: cb.challenge });
   const r2 = await deliveryRun('eddp+receipts delivery 2 acknowledging 1', 'eddp+receipts', { alias: bobAlias, challenge: r1.response.headers['janus-challenge'], ack: { i: 1 } });
-  const r3 = await deliveryRun('eddp+receipts before acknowledging 2: the signed ack_required', 'eddp+receipts', { alias: bobAlias, challenge: r2.response.headers['janus-challenge'] });
+  const r3 = await deliveryRun('eddp+receipts before acknowledging 2: the sealed ack_required', 'eddp+receipts', { alias: bobAlias, challenge: r2.response.headers['janus-challenge'] });
   write('eddp.json', {
-    description: 'docs/PROTOCOL.md §9 and §11: EDDP with a challenge, with the piggybacked challenge, eddp+receipts with a PayWord acknowledgement, and the signed 402 ack_required for a request that skips one (status 402 in the response; nothing stored). The challenge key ck is in vendor.',
+    description: 'docs/PROTOCOL.md §9 and §11: EDDP with a challenge, with the piggybacked challenge, eddp+receipts with a PayWord acknowledgement, and the sealed 402 ack_required for a request that skips one (status 402 in the response; nothing stored). The challenge key ck is in vendor.',
     vendor: vendorJson,
     challenges: [
       { alias: alice.alias, now: NOW, r: toHex(det('challenge r', 16)), challenge: c1.challenge, expires: c1.expires },

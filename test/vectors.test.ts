@@ -220,7 +220,7 @@ async function checkDeliveries(file: any, records: Map<string, ClientRecord>): P
     const opened = await openDelivery(vk, d, want, records.get(run.alias)!, run.now);
     expect(fromUtf8(opened.plaintext)).toBe(run.request_plaintext);
     const fixed = { bodyIv: fromHex(run.fixed.response_iv), r: fromHex(run.fixed.next_challenge_r) };
-    // A run whose response is 402 is the signed ack_required (§11.2): nothing is stored.
+    // A run whose response is 402 is the sealed ack_required (§11.2): nothing is stored.
     expect(opened.ackRequired).toBe(run.response.status === 402);
     const res = opened.ackRequired
       ? await sealAckRequired(vk, d, want, opened, run.now, fixed)

@@ -68,7 +68,7 @@ class VendorRefused extends Error {
   }
 }
 
-/** §11.2: the vendor's signed 402: delivery `mark.i` waits for its acknowledgement; nothing was delivered. */
+/** §11.2: the vendor's sealed 402: delivery `mark.i` waits for its acknowledgement; nothing was delivered. */
 class AckRequired extends Error {
   constructor(
     readonly res: HttpResponseMsg,

@@ -83,7 +83,7 @@ export interface Delivered {
    * answer, the delivery waiting for its acknowledgement.
    */
   receipt: ReceiptMark | null;
-  /** eddp+receipts: the vendor's signed 402 "acknowledge delivery receipt.i first" (§11.2); nothing was delivered. */
+  /** eddp+receipts: the vendor's sealed 402 "acknowledge delivery receipt.i first" (§11.2); nothing was delivered. */
   ackRequired: boolean;
 }
 
@@ -96,11 +96,11 @@ export async function deliveryResponse(pending: PendingRequest, level: DeliveryL
   const challenge = isEddp(level) ? (opened.headers[HEADER.challenge] ?? null) : null;
   const rh = opened.headers[HEADER.receipt];
   const receipt = rh ? parseReceiptHeader(rh) : null;
-  // Signed, so unlike an error answer (§14.2) it is the vendor's word: covered janus-error, status and mark.
+  // Sealed, so unlike an error answer (§14.2) it is the vendor's word: covered janus-error, status and mark.
   const ackRequired = level === 'eddp+receipts' && opened.headers[HEADER.error] === 'ack_required';
-  if (ackRequired && (opened.status !== 402 || !receipt)) throw new JanusError('malformed', 'a signed ack_required needs status 402 and Janus-Receipt');
+  if (ackRequired && (opened.status !== 402 || !receipt)) throw new JanusError('malformed', 'a sealed ack_required needs status 402 and Janus-Receipt');
   if (!ackRequired && opened.headers[HEADER.error] !== undefined && level === 'eddp+receipts') {
-    throw new JanusError('malformed', 'a signed Janus-Error other than ack_required');
+    throw new JanusError('malformed', 'a sealed Janus-Error other than ack_required');
   }
   return { ...opened, challenge, receipt, ackRequired };
 }
@@ -239,7 +239,7 @@ export async function sealDelivery(
 }
 
 /**
- * §11.2: the signed 402 for a verified eddp+receipts request that comes before the previous
+ * §11.2: the sealed 402 for a verified eddp+receipts request that comes before the previous
  * delivery is acknowledged. It names that delivery (Janus-Receipt: sub.pending.n, covered, as is
  * Janus-Error) and carries the next challenge, so a client on a fresh machine can acknowledge and retry.
  */

@@ -194,7 +194,7 @@ describe('PayWord acknowledgements (paper §5)', () => {
     expect(d1.receipt).toEqual({ sub, i: 1, n: 3 });
     expect(d1.ackRequired).toBe(false);
     c = d1.challenge!;
-    // Delivery 2 before acknowledging 1: a signed 402 that names the delivery to acknowledge and
+    // Delivery 2 before acknowledging 1: a sealed 402 that names the delivery to acknowledge and
     // carries the next challenge (what a client on a fresh machine learns it from).
     const refused = await deliver(peer, erin, 'eddp+receipts', '/api/paid/LU', { now: NOW, challenge: c });
     expect(refused).toMatchObject({ status: 402, ackRequired: true, receipt: { sub, i: 1, n: 3 }, json: { error: { code: 'ack_required' } } });

@@ -339,7 +339,7 @@ export class JanusVendor {
     const d = parseDelivery(vk, msg, level, now, c.limits.maxBodyBytes, msg.url);
     const loaded = await this.load(d.parsed.alias);
     const opened = await openDelivery(vk, d, msg, loaded?.record ?? null, now, c.limits.maxBodyBytes);
-    // Verified, but the previous delivery is unacknowledged: a signed 402, nothing stored (§11.2).
+    // Verified, but the previous delivery is unacknowledged: a sealed 402, nothing stored (§11.2).
     if (opened.ackRequired) return sealAckRequired(vk, d, msg, opened, now);
     const changed = opened.record !== loaded!.record;
     const version = loaded!.row.version + 1;
