@@ -68,15 +68,24 @@ const nobleAead: Aead = {
   },
 };
 
-async function sealWith(aead: Aead, key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, iv?: Uint8Array): Promise<Uint8Array> {
+/** Checks the inputs and picks the iv (random unless a test vector fixes it). */
+function ivFor(key: Uint8Array, plaintext: Uint8Array, iv?: Uint8Array): Uint8Array {
   abytes('key', key, KEY_LEN);
   abytes('plaintext', plaintext);
-  const n = iv === undefined ? randomBytes(IV_LEN) : abytes('iv', iv, IV_LEN);
-  const ct = await aead.seal(key, n, plaintext, aad);
+  return iv === undefined ? randomBytes(IV_LEN) : abytes('iv', iv, IV_LEN);
+}
+
+/** iv || ciphertext || tag. */
+function frame(iv: Uint8Array, ct: Uint8Array): Uint8Array {
   const body = new Uint8Array(IV_LEN + ct.length);
-  body.set(n);
+  body.set(iv);
   body.set(ct, IV_LEN);
   return body;
+}
+
+async function sealWith(aead: Aead, key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, iv?: Uint8Array): Promise<Uint8Array> {
+  const n = ivFor(key, plaintext, iv);
+  return frame(n, await aead.seal(key, n, plaintext, aad));
 }
 
 async function openWith(aead: Aead, key: Uint8Array, body: Uint8Array, aad: Uint8Array, maxPlaintext: number): Promise<Uint8Array | null> {
@@ -94,14 +103,8 @@ export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, iv
   if (!g) return sealWith(defaultAead, key, plaintext, aad, iv);
   // A synchronous provider (node:crypto): no promise hops on the vendor's hot path.
   try {
-    abytes('key', key, KEY_LEN);
-    abytes('plaintext', plaintext);
-    const n = iv === undefined ? randomBytes(IV_LEN) : abytes('iv', iv, IV_LEN);
-    const ct = g.seal(key, n, plaintext, aad);
-    const body = new Uint8Array(IV_LEN + ct.length);
-    body.set(n);
-    body.set(ct, IV_LEN);
-    return Promise.resolve(body);
+    const n = ivFor(key, plaintext, iv);
+    return Promise.resolve(frame(n, g.seal(key, n, plaintext, aad)));
   } catch (e) {
     return Promise.reject(e);
   }
