@@ -9,7 +9,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { startDemo, type Demo } from '../demo/server.ts';
 import { b64, b64u, toHex, utf8 } from '../src/crypto/bytes.ts';
 import { stretchSecret, vendorSession } from '../src/protocol/index.ts';
-import { launch, openPopup, optionsUrl, pageFetch, tempDir, unlock, type Browser } from './support.ts';
+import { launch, openPopup, optionsUrl, pageFetch, stopWorker, tempDir, unlock, type Browser } from './support.ts';
 
 const IDENTITY = 'alice@example.com';
 const SECRET = 'correct horse battery staple 1997';
@@ -76,10 +76,7 @@ test('2. after the service worker is stopped, protected fetch and header still w
   await ext.goto(`chrome-extension://${a.extensionId}/src/options/index.html`);
   const started = () => ext.evaluate(async () => ((await chrome.runtime.sendMessage({ type: 'ui.worker' })) as { value: { startedAt: number } }).value.startedAt);
   const before = await started();
-  const cdp = await a.context.newCDPSession(page);
-  await cdp.send('ServiceWorker.enable');
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  await cdp.detach();
+  await stopWorker(a, page);
   const r = await pageFetch(page, '/api/watchlist');
   expect(r.status).toBe(200);
   expect((r.body as { quotes: unknown[] }).quotes).toHaveLength(3);
@@ -288,10 +285,7 @@ test('8. paid plan: non-repudiation SKEP with a PayWord chain, then EDDP deliver
     // Plain fetches: delivery 3 is acknowledged on the request for delivery 4 (piggybacked, §11.2),
     // which comes from a new worker: what the extension noted of delivery 3 outlived the old one.
     expect((await pageFetch(p, '/api/intraday/IBM')).status).toBe(200);
-    const cdp = await b.context.newCDPSession(p);
-    await cdp.send('ServiceWorker.enable');
-    await cdp.send('ServiceWorker.stopAllWorkers');
-    await cdp.detach();
+    await stopWorker(b, p);
     const fourth = await pageFetch(p, '/api/intraday/IBM');
     expect(fourth.status).toBe(200);
     expect((fourth.body as { symbol: string }).symbol).toBe('IBM');

@@ -8,7 +8,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page, type TestInfo, type Worker } from '@playwright/test';
 import { startDemo, type Demo } from '../demo/server.ts';
-import { launch, openPopup, optionsUrl, pageFetch, tempDir, unlock, type Browser } from './support.ts';
+import { launch, openPopup, optionsUrl, pageFetch, stopWorker, tempDir, unlock, type Browser } from './support.ts';
 
 const IDENTITY = 'carol@example.com';
 const SECRET = 'carol keeps a long secret too';
@@ -161,10 +161,7 @@ test('11. a vendor whose key changed after registration is refused with key_pin_
 
   // A protected fetch is refused too, a typed error and nothing sent, also by a worker that reads the
   // document afresh (after a restart, as after 30 s idle: its in-memory discovery cache is gone).
-  const cdp = await b.context.newCDPSession(page);
-  await cdp.send('ServiceWorker.enable');
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  await cdp.detach();
+  await stopWorker(b, page);
   await page.reload();
   const r = await pageFetch(page, '/api/watchlist');
   expect(r.status).toBeUndefined();
