@@ -83,7 +83,7 @@ export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros:
   useCryptoProvider(nodeCryptoProvider);
   const origin = 'https://bench.example';
   const vendor = createVendor({
-    config: { origin, keys: await testKeyMaterial(), rateLimits: { skepPerAddressPerMinute: 1e9, skepPerAliasPerMinute: 1e9 } },
+    config: { origin, keys: await testKeyMaterial(), rateLimits: { skepPerAddressPerMinute: 1e9, skepPerAliasPerMinute: 1e9, requestsPerClientPerSlot: 1e9 } },
     store: new SqliteStore(join(mkdtempSync(join(tmpdir(), 'janus-cpu-')), 'vendor.db')),
     routes: [
       { path: '/sddp', level: 'sddp', handler: ({ client }) => new Reply(page(client.alias), { contentType: 'application/json' }) },

@@ -35,7 +35,7 @@ const actual = typeof addr === 'object' && addr ? addr.port : port;
 holder.origin = `http://127.0.0.1:${actual}`;
 
 const vendor = createVendor({
-  config: { origin: holder.origin, keys: await testKeyMaterial(), rateLimits: { skepPerAddressPerMinute: 1e9, skepPerAliasPerMinute: 1e9 } },
+  config: { origin: holder.origin, keys: await testKeyMaterial(), rateLimits: { skepPerAddressPerMinute: 1e9, skepPerAliasPerMinute: 1e9, requestsPerClientPerSlot: 1e9 } },
   store: new SqliteStore(join(dir, 'vendor.db')),
   routes: [
     { path: '/sddp', level: 'sddp', handler: ({ client }) => new Reply(page(client.alias), { contentType: 'application/json' }) },

@@ -270,6 +270,11 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
     m('body appended', (r) => { r.body = new Uint8Array([...r.body, 0]); }, 'bad_digest'),
   ];
   if (level === 'eddp') out.push(m('challenge forged', (r) => { r.headers['janus-challenge'] = 'c1.' + 'A'.repeat(54); }, 'challenge_invalid'));
+  if (base.body.length > 0) {
+    // §6.4: the body's Content-Type is in its additional data.
+    out.push(m('content type changed', (r) => { r.headers['content-type'] = 'text/plain'; }, 'decrypt_failed'));
+    out.push(m('content type removed', (r) => { delete r.headers['content-type']; }, 'malformed'));
+  }
   return out;
 }
 
@@ -341,7 +346,18 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
     const next = vendorSession(st.master, st.idC, ORIGIN, gen);
     const start = await rotateStart({ old, next, discovery, now: NOW, fixed: { nonce: det(`${name} nonce`, 16), bodyIv: det(`${name} body iv`, 12) } });
     const prevRun = prevRot?.runs.find((r: any) => r.name === name);
-    const request: HttpRequestMsg = prevRun && prevRun.request.headers['content-encoding'] === start.request.headers['content-encoding'] ? { ...start.request, headers: prevRun.request.headers, body: fromHex(prevRun.request.body) } : start.request;
+    // The recorded request (its RSA-OAEP ciphertext is randomized) is kept while it still verifies
+    // and opens under the current spec; after a change of the framing it is made again.
+    let request: HttpRequestMsg = start.request;
+    if (prevRun) {
+      const kept: HttpRequestMsg = { ...start.request, headers: prevRun.request.headers, body: fromHex(prevRun.request.body) };
+      try {
+        await vendorRotate(vk, parseRotate(vk, kept, NOW), kept, rec, NOW);
+        request = kept;
+      } catch {
+        // made again below
+      }
+    }
     const parsed = parseRotate(vk, request, NOW);
     const out = await vendorRotate(vk, parsed, request, rec, NOW, { bodyIv: det(`${name} response iv`, 12) });
     runs.push({

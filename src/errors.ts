@@ -9,6 +9,7 @@ export const ERRORS = {
   unsupported_version: { status: 400, text: 'the protocol version is not supported' },
   too_large: { status: 413, text: 'the message exceeds a size limit' },
   bad_digest: { status: 400, text: 'Content-Digest does not match the body' },
+  method_not_allowed: { status: 405, text: 'this method is not allowed on this protected path' },
   // Authentication (§11.2)
   missing_signature: { status: 401, text: 'the message carries no Janus signature' },
   bad_signature: { status: 401, text: 'the signature (MAC) does not verify' },
@@ -27,6 +28,7 @@ export const ERRORS = {
   skep_token_invalid: { status: 400, text: 'the SKEP token is invalid or expired' },
   bad_receipt: { status: 400, text: 'the receipt does not verify or does not match the subscription' },
   rate_limited: { status: 429, text: 'too many costly requests; retry later' },
+  overloaded: { status: 503, text: 'the vendor is holding too many unverified request bodies; retry later' },
   conflict: { status: 409, text: 'the client record changed concurrently; retry' },
   // EDDP and receipts (§11.5)
   challenge_invalid: { status: 401, text: 'the EDDP challenge is invalid, expired or not for this client' },

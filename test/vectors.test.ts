@@ -3,6 +3,7 @@
  * derivations directly, and every protocol message by the side that produces it, from the recorded
  * messages it receives. Randomized values (RSA-OAEP, RSA-PSS) are checked by decryption/verification.
  */
+import { createDecipheriv } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { b64u, fromHex, fromUtf8, toHex, utf8 } from '../src/crypto/bytes.ts';
@@ -251,6 +252,44 @@ async function checkInvalid(file: any, level: DeliveryLevel): Promise<void> {
   const now = file.runs[0].now;
   for (const v of file.invalid) expect(`${v.name}: ${await vendorAnswer(fromWireReq(v.request), level, records, now)}`).toBe(`${v.name}: ${v.error}`);
 }
+
+/**
+ * §6.4 as written, without the implementation: the body of a recorded request opens with AES-256-GCM
+ * (node:crypto) under K_n^e and the additional data spelled out here from the spec's text.
+ */
+function openRequestBodyBySpec(k: Uint8Array, req: WireReq): string {
+  const input = req.headers['signature-input']!;
+  const param = (name: string) => new RegExp(`;${name}="([^"]*)"`).exec(input)![1]!;
+  const keyid = param('keyid');
+  const aad = `janus/1 request\ntag: ${param('tag')}\nkeyid: ${keyid}\nnonce: ${param('nonce')}\ncontent-type: ${req.headers['content-type']}`;
+  const body = fromHex(req.body);
+  const d = createDecipheriv('aes-256-gcm', slotKey(k, Number(keyid.split('.')[2])).ke, body.subarray(0, 12));
+  d.setAAD(utf8(aad));
+  d.setAuthTag(body.subarray(body.length - 16));
+  return Buffer.concat([d.update(body.subarray(12, body.length - 16)), d.final()]).toString('utf8');
+}
+
+describe('§6.4 request bodies, from the spec text alone', () => {
+  it('every recorded request body opens under A_req with its Content-Type', () => {
+    let n = 0;
+    for (const run of sddp.runs.filter((r: any) => r.request_plaintext)) {
+      expect(openRequestBodyBySpec(fromHex(run.k), run.request)).toBe(run.request_plaintext);
+      n++;
+    }
+    for (const run of skep.runs) {
+      expect(JSON.parse(openRequestBodyBySpec(fromHex(run.client.k), run.messages.m3))).toHaveProperty('data');
+      n++;
+    }
+    for (const run of rotate.runs) {
+      expect(JSON.parse(openRequestBodyBySpec(fromHex(run.old.k), run.request))).toMatchObject({ alias: run.next.alias, gen: run.next.gen });
+      n++;
+    }
+    expect(n).toBe(5);
+    // The same body under another Content-Type does not open.
+    const run = sddp.runs.find((r: any) => r.request_plaintext);
+    expect(() => openRequestBodyBySpec(fromHex(run.k), { ...run.request, headers: { ...run.request.headers, 'content-type': 'text/plain' } })).toThrow();
+  });
+});
 
 describe('sddp.json (§6, §8)', () => {
   it('requests and responses, both sides', async () => {

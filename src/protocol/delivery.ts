@@ -164,12 +164,14 @@ export interface OpenedDelivery {
   readonly slot: SlotKey;
   /** Record atomically before acting; any already present means `replayed`. */
   readonly useOnce: UseOnce[];
+  /** The request's nonce alone (of `useOnce`): what a sealed `ack_required` spends (§11.2). */
+  readonly nonce: UseOnce;
   /** The record to save if the delivery is made (acknowledgement applied, delivery counted). */
   readonly record: ClientRecord;
   /**
-   * eddp+receipts: the request verified, but an earlier delivery is unacknowledged (§11.2). Nothing
-   * is stored and the handler does not run; the vendor answers sealAckRequired (record.chain is
-   * the chain with the request's own ack applied, not advanced).
+   * eddp+receipts: the request verified, but an earlier delivery is unacknowledged (§11.2). Only
+   * the nonce is recorded (so a replay is `replayed`), the handler does not run, and the vendor
+   * answers sealAckRequired (record.chain is the chain with the request's own ack applied, not advanced).
    */
   readonly ackRequired: boolean;
 }
@@ -202,7 +204,7 @@ export async function openDelivery(
       ackRequired = true;
     }
   }
-  return { plaintext: v.plaintext, contentType: v.contentType, slot: v.slot, useOnce, record, ackRequired };
+  return { plaintext: v.plaintext, contentType: v.contentType, slot: v.slot, useOnce, nonce: v.useOnce, record, ackRequired };
 }
 
 /** The headers every EDDP answer covers after the base components: the next challenge, and the delivery mark. */

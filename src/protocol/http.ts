@@ -101,13 +101,14 @@ export const field = {
   },
 };
 
-/** §14.1: the wire form of an error. */
+/** §14.1: the wire form of an error; `Allow` on a 405 and `Retry-After` when the error says when (RFC 9110 §10.2). */
 export function errorResponse(err: JanusError): HttpResponseMsg {
-  return {
-    status: err.status,
-    headers: { 'content-type': 'application/json', [HEADER.error]: err.code, 'cache-control': 'no-store' },
-    body: jsonBytes(err.toJSON()),
-  };
+  const headers: Headers_ = { 'content-type': 'application/json', [HEADER.error]: err.code, 'cache-control': 'no-store' };
+  const allow = err.details?.['allow'];
+  if (err.code === 'method_not_allowed' && Array.isArray(allow)) headers['allow'] = allow.join(', ');
+  const retry = err.details?.['retry_after'];
+  if (typeof retry === 'number' && Number.isSafeInteger(retry) && retry >= 0) headers['retry-after'] = String(retry);
+  return { status: err.status, headers, body: jsonBytes(err.toJSON()) };
 }
 
 /**

@@ -6,6 +6,7 @@ export * from './slot.ts';
 export * from './http.ts';
 export * from './secure.ts';
 export * from './discovery.ts';
+export * from './paths.ts';
 export * from './tokens.ts';
 export * from './payword.ts';
 export * from './receipt.ts';

@@ -42,6 +42,9 @@ export function parseCommitment(o: JsonObject): PaywordCommitment {
   const sub = field.str(o, 'sub', { re: SUB_RE });
   const n = field.int(o, 'n', 1, MAX_CHAIN);
   const w0 = field.str(o, 'w0', { re: /^[A-Za-z0-9_-]{43}$/ });
+  // §2: one encoding per value. A w0 with stray trailing bits would be stored and signed, and only
+  // fail when an acknowledgement is checked against it.
+  guard('malformed', () => b64u.decode(w0), '"w0" is not canonical base64url');
   return { sub, n, w0 };
 }
 
@@ -102,7 +105,9 @@ export function applyAck(chain: ChainState, ack: Ack): ChainState {
   if (ack.i > chain.delivered) throw new JanusError('bad_ack', `delivery ${ack.i} was not made yet`);
   let w = ack.w;
   for (let j = ack.i; j > chain.acked; j--) w = sha256(w);
-  if (!equalBytes(w, b64u.decode(chain.ackedW))) throw new JanusError('bad_ack');
+  // Compared as encodings, so a stored value that does not decode (a record made before w0 was
+  // checked at registration) refuses the acknowledgement instead of failing the vendor.
+  if (!equalBytes(utf8(b64u.encode(w)), utf8(chain.ackedW))) throw new JanusError('bad_ack');
   return { ...chain, acked: ack.i, ackedW: b64u.encode(ack.w) };
 }
 

@@ -90,19 +90,25 @@ export function parseRotate(vk: VendorKeys, req: HttpRequestMsg, now: number): P
   return parseSecureRequest(req, { tag: TAG.rotate, idV: vk.idV, now, window: vk.window, maxBody: 64 * 1024 });
 }
 
+/** A rotation request verified under the old key, before its one RSA decryption. */
+export interface RotateVerified {
+  readonly parsed: ParsedRequest;
+  readonly old: ClientRecord;
+  readonly plaintext: Uint8Array;
+  readonly alias: string;
+  readonly gen: number;
+  readonly ek: Uint8Array;
+  /** The new chain's commitment when the record has an open chain (§13). */
+  readonly payword: PaywordCommitment | null;
+  /** The request's nonce: a vendor records it before `vendorRotateFinish`, so a resent rotation costs no RSA. */
+  readonly useOnce: UseOnce[];
+}
+
 /**
- * Verifies the old key's MAC, decrypts K', and returns the moved record. The caller replaces the
- * record under `oldAlias` by `record` atomically; if `record.alias` differs and is taken, that is
- * `already_registered`.
+ * §13, everything before the RSA decryption: the old key's MAC, the body, and every check the
+ * outer fields allow (a raised generation or a new alias, the new chain's length).
  */
-export async function vendorRotate(
-  vk: VendorKeys,
-  parsed: ParsedRequest,
-  req: HttpRequestMsg,
-  stored: ClientRecord | null,
-  now: number,
-  fixed?: { bodyIv?: Uint8Array },
-): Promise<{ record: ClientRecord; oldAlias: string; useOnce: UseOnce[]; response: HttpResponseMsg }> {
+export async function vendorRotateVerify(vk: VendorKeys, parsed: ParsedRequest, req: HttpRequestMsg, stored: ClientRecord | null): Promise<RotateVerified> {
   const old = assertRecord(stored, parsed.gen);
   const v = await verifySecureRequest(parsed, req, old.k, { window: vk.window, maxPlaintext: 64 * 1024 });
   const o = parseJsonObject(v.plaintext, 64 * 1024, 'rotation request');
@@ -111,13 +117,7 @@ export async function vendorRotate(
   const alias = field.str(o, 'alias', { re: ALIAS_RE });
   const gen = field.int(o, 'gen', 0, 0xffffffff);
   const ek = guard('malformed', () => b64u.decode(field.str(o, 'ek', { max: 2048 })));
-  const kt = parseKeyTransport(await oaepDecrypt(vk.pkcs8, ek, rotateLabel(vk.idV)));
-  if (kt.alias !== alias || kt.gen !== gen) throw new JanusError('malformed', 'the encrypted key names another alias or generation');
-  if (!equalBytes(kt.nC, guard('malformed', () => b64u.decode(parsed.nonce)))) throw new JanusError('malformed', 'the encrypted nonce differs from the signature nonce');
   if (alias === old.alias && gen <= old.gen) throw new JanusError('malformed', 'a rotation must raise the generation or change the alias');
-
-  let chain = old.chain;
-  let closedChains = old.closedChains;
   let payword: PaywordCommitment | null = null;
   const pw = field.objOrNull(o, 'payword');
   if (old.chain && old.chain.delivered < old.chain.n) {
@@ -125,7 +125,31 @@ export async function vendorRotate(
     if (!pw) throw new JanusError('malformed', 'this record has an open receipt chain: "payword" is required');
     payword = parseCommitment(pw);
     if (payword.n !== old.chain.n - old.chain.delivered) throw new JanusError('malformed', `the new chain must have ${old.chain.n - old.chain.delivered} deliveries`);
-    closedChains = [...old.closedChains, old.chain];
+  }
+  return { parsed, old, plaintext: v.plaintext, alias, gen, ek, payword, useOnce: [v.useOnce] };
+}
+
+/**
+ * §13, after `vendorRotateVerify`: decrypts K' (RSA-OAEP), checks it names the same alias,
+ * generation and nonce, and returns the moved record and the response under the new key. The
+ * caller replaces the record under `oldAlias` by `record` atomically; if `record.alias` differs and
+ * is taken, that is `already_registered`.
+ */
+export async function vendorRotateFinish(
+  vk: VendorKeys,
+  r: RotateVerified,
+  now: number,
+  fixed?: { bodyIv?: Uint8Array },
+): Promise<{ record: ClientRecord; oldAlias: string; response: HttpResponseMsg }> {
+  const { parsed, old, alias, gen, payword } = r;
+  const kt = parseKeyTransport(await oaepDecrypt(vk.pkcs8, r.ek, rotateLabel(vk.idV)));
+  if (kt.alias !== alias || kt.gen !== gen) throw new JanusError('malformed', 'the encrypted key names another alias or generation');
+  if (!equalBytes(kt.nC, guard('malformed', () => b64u.decode(parsed.nonce)))) throw new JanusError('malformed', 'the encrypted nonce differs from the signature nonce');
+
+  let chain = old.chain;
+  let closedChains = old.closedChains;
+  if (payword) {
+    closedChains = [...old.closedChains, old.chain!];
     chain = newChain(payword);
   }
 
@@ -139,7 +163,7 @@ export async function vendorRotate(
       gen,
       issued_at: now,
       nonce: parsed.nonce,
-      request_sha256: b64u.encode(sha256(v.plaintext)),
+      request_sha256: b64u.encode(sha256(r.plaintext)),
       valid_from: old.validFrom,
       valid_until: old.validUntil,
       payword,
@@ -154,6 +178,18 @@ export async function vendorRotate(
     body: jsonBytes({ alias, gen, receipt: old.receipt ? receipt : null }),
     ...(fixed?.bodyIv ? { bodyIv: fixed.bodyIv } : {}),
   });
-  return { record, oldAlias: old.alias, useOnce: [v.useOnce], response };
+  return { record, oldAlias: old.alias, response };
 }
 
+/** §13 in one call: `vendorRotateVerify` then `vendorRotateFinish`; the caller records `useOnce` with the move. */
+export async function vendorRotate(
+  vk: VendorKeys,
+  parsed: ParsedRequest,
+  req: HttpRequestMsg,
+  stored: ClientRecord | null,
+  now: number,
+  fixed?: { bodyIv?: Uint8Array },
+): Promise<{ record: ClientRecord; oldAlias: string; useOnce: UseOnce[]; response: HttpResponseMsg }> {
+  const r = await vendorRotateVerify(vk, parsed, req, stored);
+  return { ...(await vendorRotateFinish(vk, r, now, fixed)), useOnce: r.useOnce };
+}

@@ -78,9 +78,12 @@ function aadOf(text: string, lines: number): Uint8Array {
   return utf8(text);
 }
 
-/** §6.4: the additional data of a request body. */
-export function requestAad(tag: string, keyid: string, nonce: string): Uint8Array {
-  return aadOf(`janus/1 request\ntag: ${tag}\nkeyid: ${keyid}\nnonce: ${nonce}`, 4);
+/**
+ * §6.4: the additional data of a request body. The body's Content-Type is in it: the signature
+ * covers the ciphertext's digest, not that header, and a handler acts on the type it is given.
+ */
+export function requestAad(tag: string, keyid: string, nonce: string, contentType: string): Uint8Array {
+  return aadOf(`janus/1 request\ntag: ${tag}\nkeyid: ${keyid}\nnonce: ${nonce}\ncontent-type: ${contentType}`, 5);
 }
 
 /** What binds a response to its request (§6.3). */
@@ -124,16 +127,24 @@ function decodeSealHeader(v: string): Uint8Array {
   return b;
 }
 
-async function decodeRequestBody(req: HttpRequestMsg, ke: Uint8Array, aad: () => Uint8Array, maxPlaintext: number): Promise<Uint8Array> {
+/** §6.2 step 10: the body opened under A_req, with the media type it was sealed with (none for an empty body). */
+async function decodeRequestBody(
+  req: HttpRequestMsg,
+  ke: Uint8Array,
+  aad: (contentType: string) => Uint8Array,
+  maxPlaintext: number,
+): Promise<{ plaintext: Uint8Array; contentType: string | undefined }> {
   const coding = header(req, 'content-encoding');
   if (coding === undefined) {
     if (req.body.length !== 0) throw new JanusError('malformed', `a non-empty body must use Content-Encoding: ${sealed.CODING}`);
-    return new Uint8Array(0);
+    return { plaintext: new Uint8Array(0), contentType: undefined };
   }
   if (coding.trim().toLowerCase() !== sealed.CODING) throw new JanusError('malformed', `unsupported Content-Encoding ${coding}`);
-  const plaintext = await sealed.open(ke, req.body, aad(), maxPlaintext);
+  const contentType = header(req, 'content-type');
+  if (contentType === undefined) throw new JanusError('malformed', 'a sealed request body needs Content-Type');
+  const plaintext = await sealed.open(ke, req.body, aad(contentType), maxPlaintext);
   if (!plaintext) throw new JanusError('decrypt_failed', 'the request body does not decrypt');
-  return plaintext;
+  return { plaintext, contentType };
 }
 
 /** The @target-uri both sides sign: origin + path + query of the parsed URL (no fragment). */
@@ -159,9 +170,11 @@ export async function sealRequest(input: SealRequestInput): Promise<{ request: H
   const headers: Headers_ = { ...(input.headers ?? {}) };
   let body: Uint8Array = new Uint8Array(0);
   if (input.body && input.body.length > 0) {
-    body = await sealed.seal(slot.ke, input.body, requestAad(tag, keyid, nonce), input.bodyIv);
+    // Trimmed as HTTP trims field values, so the vendor builds A_req from the same text.
+    const contentType = (input.contentType ?? 'application/octet-stream').trim() || 'application/octet-stream';
+    body = await sealed.seal(slot.ke, input.body, requestAad(tag, keyid, nonce, contentType), input.bodyIv);
     headers['content-encoding'] = sealed.CODING;
-    headers['content-type'] = input.contentType ?? 'application/octet-stream';
+    headers['content-type'] = contentType;
   }
   headers['content-digest'] = await contentDigestAsync(body);
   const components: string[] = [...REQUEST_COMPONENTS];
@@ -327,10 +340,11 @@ export async function verifySecureRequest(
   const slot = slotKey(k, parsed.n);
   await verifyContentDigestAsync(header(req, 'content-digest') ?? null, req.body);
   verifyHmac(slot.km, parsed.sig, { method: parsed.method, targetUri: parsed.targetUri, headers: req.headers });
-  const plaintext = await decodeRequestBody(req, slot.ke, () => requestAad(parsed.tag, parsed.keyid, parsed.nonce), opts.maxPlaintext ?? LIMITS.requestBody);
+  const { plaintext, contentType } = await decodeRequestBody(req, slot.ke, (ct) => requestAad(parsed.tag, parsed.keyid, parsed.nonce, ct), opts.maxPlaintext ?? LIMITS.requestBody);
   return {
     plaintext,
-    contentType: req.headers['content-type'],
+    // Only the type the body was sealed with: a Content-Type beside an empty body is no one's word.
+    contentType,
     slot,
     useOnce: { key: `nonce:${parsed.alias}:${parsed.nonce}`, expires: replayExpiry(parsed.n, opts.window) },
   };

@@ -5,13 +5,13 @@
  */
 import { b64u, concat, fromUtf8, randomBytes, u32be, utf8 } from '../crypto/bytes.ts';
 import { sha256 } from '../crypto/hash.ts';
-import { oaepDecrypt, oaepEncrypt } from '../crypto/rsa.ts';
+import { oaepDecrypt, oaepEncrypt, parseVendorPublicKey } from '../crypto/rsa.ts';
 import { guard, JanusError } from '../errors.ts';
 import { HEADER, KEY_BYTES, LABEL, LIMITS, NONCE_BYTES, TAG, VERSION } from './constants.ts';
 import type { Discovery } from './discovery.ts';
 import { field, jsonBytes, parseJsonObject, requireHeader, type HttpRequestMsg, type HttpResponseMsg, type JsonObject } from './http.ts';
 import { ALIAS_RE, type VendorSession } from './janus.ts';
-import { newChain, parseCommitment, paywordCommit, type ChainState, type PaywordCommitment } from './payword.ts';
+import { newChain, parseCommitment, paywordCommit, type PaywordCommitment } from './payword.ts';
 import { checkReceiptMatches, parseReceipt, signReceipt, verifyReceipt, type Receipt } from './receipt.ts';
 import type { ClientRecord, SubscribePolicy, VendorKeys } from './record.ts';
 import {
@@ -24,6 +24,7 @@ import {
   type ParsedRequest,
   type PendingRequest,
   type UseOnce,
+  type VerifiedRequest,
 } from './secure.ts';
 import { assertInWindow, slotKey, slotOf } from './slot.ts';
 import { openSkepToken, sealSkepToken, type SkepPending } from './tokens.ts';
@@ -141,14 +142,14 @@ export async function skepOnResponse(
       : null;
     const data: JsonObject = payword ? { ...input.data, payword: { ...payword } } : input.data;
     const plaintext = jsonBytes({ data, receipt: wantReceipt });
-    // Message 3: [N_V, id_C, data_C]_K, at the same slot as message 1 (the token carries it).
+    // Message 3: [N_V, id_C, data_C]_K, in the current slot (§7.3: `created` must fall in slot n,
+    // so message 1's slot would fail when a slot boundary passed between the two messages).
     const { request, pending } = await sealRequest({
       key: input.session,
       method: 'POST',
       url: `${input.session.idV}${input.discovery.skepPath}/confirm`,
       tag: TAG.skep3,
       now,
-      slot: state.n,
       body: plaintext,
       contentType: 'application/json',
       covered: [[HEADER.skepToken, nV]],
@@ -225,6 +226,29 @@ export function parseSkepHello(req: HttpRequestMsg): SkepHello {
   return { alias, n, ek };
 }
 
+const modulusBytesOf = new WeakMap<Uint8Array, number>();
+
+/** The length of an RSA-OAEP ciphertext under the vendor's key (RFC 8017 §7.1.2 step 1b). */
+function ciphertextBytes(spki: Uint8Array): number {
+  let n = modulusBytesOf.get(spki);
+  if (n === undefined) {
+    n = Math.ceil(parseVendorPublicKey({ spki: b64u.encode(spki) }).modulusBits / 8);
+    modulusBytesOf.set(spki, n);
+  }
+  return n;
+}
+
+/**
+ * §7.1, every check that comes before the RSA decryption: slot window, alias not yet registered,
+ * ciphertext length. A vendor runs these before it charges its per-alias rate limit, so requests
+ * that fail them never count against the alias they name.
+ */
+export function checkSkepHello(vk: VendorKeys, hello: SkepHello, existing: ClientRecord | null, now: number): void {
+  assertInWindow(hello.n, now, vk.window);
+  if (existing) throw new JanusError('already_registered');
+  if (hello.ek.length !== ciphertextBytes(vk.spki)) throw new JanusError('malformed', 'RSA-OAEP ciphertext of the wrong length');
+}
+
 /** §7.1-7.2: decrypts K (the one costly step) and answers with message 2. Stores nothing. */
 export async function skepVendorHello(
   vk: VendorKeys,
@@ -234,8 +258,7 @@ export async function skepVendorHello(
   now: number,
   fixed?: { iv?: Uint8Array; r?: Uint8Array; bodyIv?: Uint8Array },
 ): Promise<HttpResponseMsg> {
-  assertInWindow(hello.n, now, vk.window);
-  if (existing) throw new JanusError('already_registered');
+  checkSkepHello(vk, hello, existing, now);
   const pt = await oaepDecrypt(vk.pkcs8, hello.ek, skepOaepLabel(vk.idV));
   const kt = parseKeyTransport(pt);
   if (kt.alias !== hello.alias) throw new JanusError('malformed', 'the encrypted alias differs from the alias sent');
@@ -282,19 +305,33 @@ export function parseSkepConfirm(vk: VendorKeys, req: HttpRequestMsg, now: numbe
   return { parsed, pending, token };
 }
 
+/** Message 3 verified and judged (§7.3-7.4), before the vendor signs or stores anything. */
+export interface SkepVerified {
+  readonly confirm: SkepConfirm;
+  readonly slot: VerifiedRequest['slot'];
+  /** The plaintext of message 3 (its SHA-256 goes into the receipt). */
+  readonly plaintext: Uint8Array;
+  readonly data: JsonObject;
+  readonly askReceipt: boolean;
+  readonly payword: PaywordCommitment | null;
+  readonly terms: ReturnType<SubscribePolicy>;
+  /** Record atomically with the new record: the nonce and the token (single use, §7.3). */
+  readonly useOnce: UseOnce[];
+}
+
 /**
- * §7.3-7.5: verifies message 3, builds the record and (when asked) the receipt, and answers with
- * message 4. The caller stores `record` only if `alias` is still free, and records `useOnce`.
+ * §7.3-7.4, the cheap part of message 3: the MAC, the decryption of the body, the subscription
+ * data and the vendor's policy. No RSA: a vendor checks for a concurrent copy of the same
+ * registration after this and before `skepVendorFinish`, which signs.
  */
-export async function skepVendorConfirm(
+export async function skepVendorVerify(
   vk: VendorKeys,
   req: HttpRequestMsg,
   c: SkepConfirm,
   existing: ClientRecord | null,
   policy: SubscribePolicy,
   now: number,
-  fixed?: { bodyIv?: Uint8Array },
-): Promise<{ record: ClientRecord; useOnce: UseOnce[]; response: HttpResponseMsg }> {
+): Promise<SkepVerified> {
   if (existing) throw new JanusError('already_registered');
   const v = await verifySecureRequest(c.parsed, req, c.pending.k, { window: vk.window, maxPlaintext: LIMITS.skepConfirm });
   const m3 = parseJsonObject(v.plaintext, LIMITS.skepConfirm, 'SKEP message 3');
@@ -302,16 +339,35 @@ export async function skepVendorConfirm(
   if (jsonBytes(data).length > LIMITS.data) throw new JanusError('too_large', `subscription data exceeds ${LIMITS.data} bytes`);
   const askReceipt = field.bool(m3, 'receipt', false);
   const pw = data['payword'];
-  let chain: ChainState | null = null;
   let payword: PaywordCommitment | null = null;
   if (pw !== undefined) {
     if (typeof pw !== 'object' || pw === null || Array.isArray(pw)) throw new JanusError('malformed', '"payword" must be an object');
     payword = parseCommitment(pw);
-    chain = newChain(payword);
   }
   const terms = policy(data, now);
+  return {
+    confirm: c,
+    slot: v.slot,
+    plaintext: v.plaintext,
+    data,
+    askReceipt,
+    payword,
+    terms,
+    useOnce: [v.useOnce, { key: `skep:${b64u.encode(c.pending.r)}`, expires: c.pending.expires }],
+  };
+}
+
+/** §7.3-7.5, after `skepVendorVerify`: the record, the receipt when asked for (RSA-PSS), and message 4. */
+export async function skepVendorFinish(
+  vk: VendorKeys,
+  s: SkepVerified,
+  now: number,
+  fixed?: { bodyIv?: Uint8Array },
+): Promise<{ record: ClientRecord; response: HttpResponseMsg }> {
+  const c = s.confirm;
+  const { terms, payword } = s;
   let receipt: Receipt | null = null;
-  if (vk.receipt === 'required' || (vk.receipt === 'offered' && askReceipt)) {
+  if (vk.receipt === 'required' || (vk.receipt === 'offered' && s.askReceipt)) {
     receipt = await signReceipt(vk.pkcs8, vk.spki, {
       v: VERSION,
       vendor: vk.idV,
@@ -319,7 +375,7 @@ export async function skepVendorConfirm(
       gen: c.pending.gen,
       issued_at: now,
       nonce: c.parsed.nonce,
-      request_sha256: b64u.encode(sha256(v.plaintext)),
+      request_sha256: b64u.encode(sha256(s.plaintext)),
       valid_from: terms.validFrom,
       valid_until: terms.validUntil,
       payword,
@@ -331,16 +387,16 @@ export async function skepVendorConfirm(
     gen: c.pending.gen,
     k: c.pending.k,
     // The receipt commits to everything sent (request_sha256); the record keeps what the policy says.
-    data: terms.keep ? { ...terms.keep, ...(payword ? { payword: { ...payword } } : {}) } : data,
+    data: terms.keep ? { ...terms.keep, ...(payword ? { payword: { ...payword } } : {}) } : s.data,
     registeredAt: now,
     validFrom: terms.validFrom,
     validUntil: terms.validUntil,
-    chain,
+    chain: payword ? newChain(payword) : null,
     closedChains: [],
     receipt,
     updatedAt: now,
   };
-  const response = await sealResponse(c.parsed, v.slot, {
+  const response = await sealResponse(c.parsed, s.slot, {
     status: 201,
     contentType: 'application/json',
     body: jsonBytes({
@@ -353,10 +409,23 @@ export async function skepVendorConfirm(
     }),
     ...(fixed?.bodyIv ? { bodyIv: fixed.bodyIv } : {}),
   });
-  return {
-    record,
-    useOnce: [v.useOnce, { key: `skep:${b64u.encode(c.pending.r)}`, expires: c.pending.expires }],
-    response,
-  };
+  return { record, response };
 }
 
+/**
+ * §7.3-7.5 in one call: `skepVendorVerify` then `skepVendorFinish`. The caller stores `record` only
+ * if `alias` is still free, and records `useOnce` with it.
+ */
+export async function skepVendorConfirm(
+  vk: VendorKeys,
+  req: HttpRequestMsg,
+  c: SkepConfirm,
+  existing: ClientRecord | null,
+  policy: SubscribePolicy,
+  now: number,
+  fixed?: { bodyIv?: Uint8Array },
+): Promise<{ record: ClientRecord; useOnce: UseOnce[]; response: HttpResponseMsg }> {
+  const s = await skepVendorVerify(vk, req, c, existing, policy, now);
+  const out = await skepVendorFinish(vk, s, now, fixed);
+  return { ...out, useOnce: s.useOnce };
+}

@@ -13,7 +13,7 @@
  */
 import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as forgeNs from 'node-forge';
 import { b64, b64u, randomBytes } from '../crypto/bytes.ts';
@@ -33,7 +33,7 @@ import {
 } from '../crypto/rsa.ts';
 import { JanusError } from '../errors.ts';
 import { LEVELS, MAX_WINDOW, parseReceipt, verifyReceipt, verifyWord, vendorIdentity, type JsonObject, type Level, type ReceiptPayload, type ReceiptPolicy } from '../protocol/index.ts';
-import { loadKeyMaterial, resolveConfig, type RateLimits, type VendorConfig, type VendorLimits } from './config.ts';
+import { loadKeyMaterial, resolveConfig, type RateLimits, type TrustProxy, type VendorConfig, type VendorLimits } from './config.ts';
 import { nodeCryptoProvider } from './node-crypto.ts';
 import { createProxy, parseUpstream, type ProxyRoute } from './proxy.ts';
 import { publicView } from './records.ts';
@@ -310,6 +310,8 @@ export interface ServeConfig {
   upstreamTimeoutSeconds: number;
   limits: Partial<VendorLimits>;
   rateLimits: Partial<RateLimits>;
+  trustProxy?: TrustProxy;
+  caseSensitivePaths?: boolean;
 }
 
 class ConfigError extends Error {}
@@ -363,6 +365,8 @@ const CONFIG_FIELDS = [
   'upstreamTimeoutSeconds',
   'limits',
   'rateLimits',
+  'trustProxy',
+  'caseSensitivePaths',
 ] as const;
 
 /** Checks a parsed config file; relative paths resolve against `baseDir`. Throws ConfigError naming the field. */
@@ -431,19 +435,36 @@ export function validateServeConfig(raw: unknown, baseDir: string): ServeConfig 
   const upstreamTimeoutSeconds = cfgInt(raw, 'upstreamTimeoutSeconds', '', 1, 3600) ?? 30;
 
   const limitsRaw = cfgObject(raw, 'limits', '') ?? {};
-  only(limitsRaw, ['maxBodyBytes', 'maxHeaderBytes'], 'limits.');
+  const limitKeys = ['maxBodyBytes', 'maxHeaderBytes', 'unverifiedBodyBytes'] as const;
+  only(limitsRaw, limitKeys, 'limits.');
   const limits: Partial<VendorLimits> = {};
-  for (const k of ['maxBodyBytes', 'maxHeaderBytes'] as const) {
+  for (const k of limitKeys) {
     const n = cfgInt(limitsRaw, k, 'limits.', 1, 1 << 30);
     if (n !== undefined) limits[k] = n;
   }
   const rateRaw = cfgObject(raw, 'rateLimits', '') ?? {};
-  only(rateRaw, ['skepPerAddressPerMinute', 'skepPerAliasPerMinute'], 'rateLimits.');
+  const rateKeys = ['skepPerAddressPerMinute', 'skepPerAliasPerMinute', 'rotatePerAliasPerMinute', 'requestsPerClientPerSlot'] as const;
+  only(rateRaw, rateKeys, 'rateLimits.');
   const rateLimits: Partial<RateLimits> = {};
-  for (const k of ['skepPerAddressPerMinute', 'skepPerAliasPerMinute'] as const) {
+  for (const k of rateKeys) {
     const n = cfgInt(rateRaw, k, 'rateLimits.', 1, 1_000_000);
     if (n !== undefined) rateLimits[k] = n;
   }
+  const trustRaw = cfgObject(raw, 'trustProxy', '');
+  let trustProxy: TrustProxy | undefined;
+  if (trustRaw) {
+    only(trustRaw, ['header', 'hops', 'from'], 'trustProxy.');
+    const header = cfgString(trustRaw, 'header', 'trustProxy.', true);
+    if (header !== undefined && !/^[A-Za-z0-9-]+$/.test(header)) throw new ConfigError(`"trustProxy.header" must be a header name like "X-Forwarded-For", got ${show(header)}`);
+    const hops = cfgInt(trustRaw, 'hops', 'trustProxy.', 1, 10);
+    const from = trustRaw['from'];
+    if (from !== undefined && (!Array.isArray(from) || from.length === 0 || !from.every((a) => typeof a === 'string' && /^[0-9A-Fa-f:.[\]]{2,47}$/.test(a)))) {
+      throw new ConfigError(`"trustProxy.from" must be a non-empty array of IP addresses like ["127.0.0.1"], got ${show(from)}`);
+    }
+    trustProxy = { ...(header ? { header } : {}), ...(hops !== undefined ? { hops } : {}), ...(from ? { from: from as string[] } : {}) };
+  }
+  const caseSensitivePaths = raw['caseSensitivePaths'];
+  if (caseSensitivePaths !== undefined && typeof caseSensitivePaths !== 'boolean') throw new ConfigError(`"caseSensitivePaths" must be true or false, got ${show(caseSensitivePaths)}`);
 
   return {
     origin: idV,
@@ -461,6 +482,8 @@ export function validateServeConfig(raw: unknown, baseDir: string): ServeConfig 
     upstreamTimeoutSeconds,
     limits,
     rateLimits,
+    ...(trustProxy ? { trustProxy } : {}),
+    ...(caseSensitivePaths !== undefined ? { caseSensitivePaths } : {}),
   };
 }
 
@@ -497,11 +520,35 @@ export function vendorConfigOf(c: ServeConfig, env: NodeJS.ProcessEnv): VendorCo
       : {}),
     limits: c.limits,
     rateLimits: c.rateLimits,
+    ...(c.trustProxy ? { trustProxy: c.trustProxy } : {}),
+    ...(c.caseSensitivePaths !== undefined ? { caseSensitivePaths: c.caseSensitivePaths } : {}),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // serve
+
+/**
+ * Secrets kept in the database's folder travel with every copy of it: the KEK there makes the
+ * "a copy of the database alone yields no client key" promise void, and the private key there
+ * signs receipts for whoever copies it. Each such file is one warning line.
+ */
+export function keyPlacementWarnings(cfg: Pick<ServeConfig, 'database' | 'keys'>): string[] {
+  if (cfg.database === ':memory:') return [];
+  const dataDir = dirname(cfg.database);
+  const inside = (p: string) => {
+    const r = relative(dataDir, p);
+    return r !== '' && !r.startsWith('..') && !isAbsolute(r);
+  };
+  const out: string[] = [];
+  if (cfg.keys.kek && inside(cfg.keys.kek)) {
+    out.push(`the key-encryption key ${cfg.keys.kek} is in the database's folder ${dataDir}: a copy of that folder yields every client key. Keep it elsewhere (JANUS_KEK from a secrets manager, or a file outside ${dataDir})`);
+  }
+  if (cfg.keys.privateKey && inside(cfg.keys.privateKey)) {
+    out.push(`the vendor's private key ${cfg.keys.privateKey} is in the database's folder ${dataDir}: a copy of that folder can sign receipts. Keep it elsewhere (JANUS_PRIVATE_KEY from a secrets manager, or a file outside ${dataDir})`);
+  }
+  return out;
+}
 
 /**
  * Resolves on SIGINT, SIGTERM or `signal`. Installed before the listening line is printed: a signal
@@ -541,8 +588,11 @@ adopts Janus without code changes. The vendor answers /.well-known/janus and /.j
 a protected route (sddp, eddp, eddp+receipts) is verified and decrypted, forwarded to the upstream
 with the headers Janus-Client-Alias, Janus-Client (b64u JSON of the client, never its key) and
 Janus-Client-Level, and the upstream's answer is sealed for the client. Every other request goes to
-the upstream as is, with Janus-Client-Alias when a slot credential identifies a client. Janus-Client*
-headers from outside are always removed.
+the upstream as is, with Janus-Client-Alias when a slot credential identifies a client. Headers only
+the proxy may set (Janus-Client*, X-Forwarded-*, Forwarded, X-Real-IP, in any case, "_" for "-")
+are always removed from what arrives. Protected paths are matched in canonical form (case, escapes,
+dot segments and a trailing slash do not matter); an unlisted method on them is 405, an ambiguous
+spelling 400.
 
 The config file format is in docs/CLI.md. Keys come from the files in "keys", or from the
 environment: JANUS_PRIVATE_KEY (PEM), JANUS_CERTIFICATE (PEM), JANUS_KEK (base64).
@@ -556,6 +606,7 @@ Options:
     if (pos.length) throw usage(`serve: unexpected argument ${pos[0]}`);
     const file = resolve(cwdOf(io), required(v, 'config', 'serve'));
     const cfg = readServeConfig(file);
+    for (const w of keyPlacementWarnings(cfg)) io.err(`janus-vendor: warning: ${w}\n`);
     let config: VendorConfig;
     try {
       config = vendorConfigOf(cfg, io.env ?? process.env);

@@ -15,13 +15,39 @@ export interface VendorLimits {
   maxBodyBytes: number;
   /** Largest single header value and total header bytes. */
   maxHeaderBytes: number;
+  /**
+   * Bytes of request bodies the vendor holds, all requests together, before their MAC verified
+   * (503 `overloaded` beyond). Bodies are read only after the headers passed every keyless check.
+   */
+  unverifiedBodyBytes: number;
 }
 
 export interface RateLimits {
   /** SKEP message 1 (an RSA decryption) per client address per minute. */
   skepPerAddressPerMinute: number;
-  /** SKEP message 1 per alias per minute. */
+  /** SKEP message 1 per alias per minute, counted only for messages that passed every check before the decryption. */
   skepPerAliasPerMinute: number;
+  /** Key rotations (an RSA decryption each) per client per minute. */
+  rotatePerAliasPerMinute: number;
+  /**
+   * Verified secure requests per client per slot (5 minutes): each leaves a one-time value in the
+   * replay memory until its window ends, so this caps that memory per client.
+   */
+  requestsPerClientPerSlot: number;
+}
+
+/**
+ * Where the client's address comes from when the vendor sits behind a proxy (a TLS terminator):
+ * the `hops`-th address from the right of `header` (a list as in X-Forwarded-For), written by the
+ * proxies the vendor trusts. Only believed when the TCP peer is in `from` (when given).
+ */
+export interface TrustProxy {
+  /** Default `x-forwarded-for`. */
+  header?: string;
+  /** How many proxies in front of the vendor append to `header`; default 1. */
+  hops?: number;
+  /** The proxies' own addresses; absent: any peer (the vendor must then be reachable only through them). */
+  from?: readonly string[];
 }
 
 export interface VendorKeyMaterial {
@@ -48,6 +74,13 @@ export interface VendorConfig {
   policy?: SubscribePolicy;
   limits?: Partial<VendorLimits>;
   rateLimits?: Partial<RateLimits>;
+  /** The client's address for the rate limits: the TCP peer (default), or what trusted proxies say. */
+  trustProxy?: TrustProxy | false;
+  /**
+   * Protected paths are matched case-insensitively unless this is true (docs/PROTOCOL.md §5.1): set
+   * it only when every server behind the vendor tells `/API/x` from `/api/x`.
+   */
+  caseSensitivePaths?: boolean;
   /** Called after a key rotation moved a client to a new alias (a secret change), so app tables keyed by alias can follow. */
   onRotate?: (oldAlias: string, newAlias: string) => void | Promise<void>;
   /** Clock in Unix seconds (tests). */
@@ -67,12 +100,34 @@ export interface ResolvedConfig {
   readonly policy: SubscribePolicy;
   readonly limits: VendorLimits;
   readonly rateLimits: RateLimits;
+  readonly trustProxy: Required<Omit<TrustProxy, 'from'>> & { from: ReadonlySet<string> | null } | null;
+  readonly caseSensitivePaths: boolean;
   readonly now: () => number;
   readonly onRotate: ((oldAlias: string, newAlias: string) => void | Promise<void>) | undefined;
 }
 
-export const DEFAULT_LIMITS: VendorLimits = { maxBodyBytes: 1024 * 1024, maxHeaderBytes: 16 * 1024 };
-export const DEFAULT_RATE_LIMITS: RateLimits = { skepPerAddressPerMinute: 30, skepPerAliasPerMinute: 5 };
+export const DEFAULT_LIMITS: VendorLimits = { maxBodyBytes: 1024 * 1024, maxHeaderBytes: 16 * 1024, unverifiedBodyBytes: 32 * 1024 * 1024 };
+export const DEFAULT_RATE_LIMITS: RateLimits = { skepPerAddressPerMinute: 30, skepPerAliasPerMinute: 5, rotatePerAliasPerMinute: 5, requestsPerClientPerSlot: 6000 };
+
+const positive = (what: string, n: unknown) => {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new JanusError('bad_input', `${what} must be a positive whole number, got ${String(n)}`);
+};
+
+function resolveTrustProxy(t: TrustProxy | false | undefined): ResolvedConfig['trustProxy'] {
+  if (!t) return null;
+  const header = (t.header ?? 'x-forwarded-for').toLowerCase();
+  if (!/^[a-z0-9-]+$/.test(header)) throw new JanusError('bad_input', `trustProxy.header must be a header name, got ${t.header}`);
+  const hops = t.hops ?? 1;
+  if (!Number.isSafeInteger(hops) || hops < 1 || hops > 10) throw new JanusError('bad_input', `trustProxy.hops must be 1..10, got ${hops}`);
+  return { header, hops, from: t.from ? new Set(t.from.map(plainAddress)) : null };
+}
+
+/** An IPv4-mapped IPv6 address (Node's dual-stack sockets) as plain IPv4; brackets dropped. */
+export function plainAddress(a: string): string {
+  const s = a.trim().replace(/^\[(.*)\]$/, '$1');
+  const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(s);
+  return (m ? m[1]! : s).toLowerCase();
+}
 
 /** Each derived key has its own label, so the one KEK can be shared by all instances. */
 function derive(kek: Uint8Array, label: string): Uint8Array {
@@ -101,6 +156,13 @@ export function resolveConfig(c: VendorConfig): ResolvedConfig {
   }
   const window = checkWindow(c.window ?? 1);
   const kek = c.keys.kek;
+  const limits = { ...DEFAULT_LIMITS, ...c.limits };
+  const rateLimits = { ...DEFAULT_RATE_LIMITS, ...c.rateLimits };
+  for (const [k, v] of Object.entries(limits)) positive(`limits.${k}`, v);
+  for (const [k, v] of Object.entries(rateLimits)) positive(`rateLimits.${k}`, v);
+  if (limits.unverifiedBodyBytes < limits.maxBodyBytes) {
+    throw new JanusError('bad_input', `limits.unverifiedBodyBytes (${limits.unverifiedBodyBytes}) must be at least limits.maxBodyBytes (${limits.maxBodyBytes}): else no body of the largest size is ever read`);
+  }
   return {
     idV,
     vk: { idV, spki, pkcs8, tk: derive(kek, 'skep token key'), ck: derive(kek, 'challenge key'), window, receipt: c.receipt ?? 'offered' },
@@ -111,8 +173,10 @@ export function resolveConfig(c: VendorConfig): ResolvedConfig {
     name: c.name,
     subscription: c.subscription,
     policy: c.policy ?? defaultPolicy,
-    limits: { ...DEFAULT_LIMITS, ...c.limits },
-    rateLimits: { ...DEFAULT_RATE_LIMITS, ...c.rateLimits },
+    limits,
+    rateLimits,
+    trustProxy: resolveTrustProxy(c.trustProxy),
+    caseSensitivePaths: c.caseSensitivePaths === true,
     now: c.now ?? (() => Math.floor(Date.now() / 1000)),
     onRotate: c.onRotate,
   };

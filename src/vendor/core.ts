@@ -1,11 +1,19 @@
 /**
- * The vendor SDK's core: Web Request in, Web Response out, on the protocol core's vendor functions
- * and a Store. Framework adapters (hono.ts, express.ts, node-http.ts) only move bytes to and from it.
+ * The vendor SDK's core: a request's head (method, target, headers) and a way to read its body in,
+ * a response out, on the protocol core's vendor functions and a Store. Framework adapters (hono.ts,
+ * express.ts, node-http.ts) only move bytes to and from it.
+ *
+ * Every check that needs no key runs on the head alone (docs/PROTOCOL.md §6.2 steps 1-6), so a body
+ * is read only for a well-formed request that names a client in good standing, and the bytes held
+ * by bodies not yet verified are bounded for the whole vendor (`limits.unverifiedBodyBytes`).
  */
 import { b64u, fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { JanusError } from '../errors.ts';
 import {
+  assertInGoodStanding,
+  assertRecord,
   buildDiscovery,
+  checkSkepHello,
   errorResponse,
   HEADER,
   jsonBytes,
@@ -17,16 +25,22 @@ import {
   parseRotate,
   parseSkepConfirm,
   parseSkepHello,
-  routeFor,
+  RouteTable,
+  isCanonicalRoutePath,
   sealAckRequired,
   sealDelivery,
-  skepVendorConfirm,
+  skepVendorFinish,
   skepVendorHello,
+  skepVendorVerify,
+  splitTarget,
+  canonicalPath,
   vendorAck,
   vendorChallenge,
-  vendorRotate,
+  vendorRotateFinish,
+  vendorRotateVerify,
   verifyCredential,
   WELL_KNOWN,
+  LIMITS,
   type ClientRecord,
   type DeliveryLevel,
   type HttpRequestMsg,
@@ -35,9 +49,9 @@ import {
   type Level,
   type Route,
 } from '../protocol/index.ts';
-import { resolveConfig, type ResolvedConfig, type VendorConfig } from './config.ts';
+import { plainAddress, resolveConfig, type ResolvedConfig, type VendorConfig } from './config.ts';
 import { fromRow, toRow } from './records.ts';
-import type { ClientRow, Store } from './store.ts';
+import type { ClientRow, Commit, Store } from './store.ts';
 import { RateLimiter } from './rate-limit.ts';
 
 /** What a protected handler learns about the verified client: never its key. */
@@ -55,13 +69,16 @@ export interface HandlerContext {
   readonly client: JanusClient;
   readonly level: Level;
   readonly method: string;
+  /** id_V and the request's canonical path and query (§5.1): what the route matched. */
   readonly url: URL;
   /** The request's headers (lower-case names), as authenticated or sent alongside. */
   readonly headers: Readonly<Record<string, string>>;
-  /** The media type of the decrypted body, if it had one. */
+  /** The media type the body was sealed with (§6.4), if it had a body. */
   readonly contentType: string | undefined;
   /** The decrypted request body. */
   readonly body: Uint8Array;
+  /** The client's network address: the TCP peer, or what a trusted proxy said (`trustProxy`). */
+  readonly address: string | undefined;
   text(): string;
   json<T = unknown>(): T;
 }
@@ -95,15 +112,112 @@ export const PATHS = {
 } as const;
 
 const JANUS_PATHS = new Set<string>([WELL_KNOWN, ...Object.values(PATHS)]);
+const EMPTY = new Uint8Array(0);
 
 export interface RequestInfo {
-  /** The client's network address, for the SKEP rate limit. */
+  /** The TCP peer's address (the client, or the proxy in front of the vendor: see `trustProxy`). */
   address?: string;
   /**
    * The request's headers as Node's IncomingMessage has them (lower-case names): a Node adapter
    * passes them so that no Web Headers object is built for the request. Must be the same request's.
    */
   headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** The request-target exactly as received (`req.url` on Node), for path matching (§5.1). */
+  target?: string;
+}
+
+/** A request before its body is read. */
+export interface RequestHead {
+  method: string;
+  /** The request-target as received: origin-form `/p?q`, absolute-form, or `*`. */
+  target: string;
+  /** Lower-case names; repeated fields joined with ", ". */
+  headers: Record<string, string>;
+}
+
+/**
+ * Reads the request body: at most `max` bytes (else `too_large`), each byte charged to `lease`
+ * (`overloaded` when the vendor's budget for unverified bodies is spent). A body that stops
+ * arriving (the client went away) is `malformed`, never an internal error.
+ */
+export type BodyReader = (max: number, lease: BodyLease) => Promise<Uint8Array>;
+
+/** The vendor-wide budget of bytes held by request bodies whose MAC has not been checked yet. */
+export class BodyBudget {
+  private used = 0;
+  constructor(readonly max: number) {}
+  get held(): number {
+    return this.used;
+  }
+  take(n: number): boolean {
+    if (this.used + n > this.max) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+}
+
+/** One request's share of the BodyBudget, given back once its body is verified (or the request ends). */
+export class BodyLease {
+  private held = 0;
+  constructor(private readonly budget: BodyBudget | null) {}
+  /** Holds `total` bytes for this request in all (only the growth is taken). */
+  ensure(total: number): void {
+    if (!this.budget || total <= this.held) return;
+    if (!this.budget.take(total - this.held)) throw new JanusError('overloaded', undefined, { retry_after: 1 });
+    this.held = total;
+  }
+  release(): void {
+    this.budget?.give(this.held);
+    this.held = 0;
+  }
+}
+
+/**
+ * Reads a body from chunks (a Node IncomingMessage or a Web ReadableStream), bounded by `max` and the
+ * lease. The bytes are copied out of the chunks: a socket's chunk may be a small view of a larger
+ * read buffer, and holding views would hold those buffers (several times what the lease counts).
+ */
+export async function readChunks(chunks: AsyncIterable<Uint8Array>, declared: string | undefined, max: number, lease: BodyLease, cancel?: () => void): Promise<Uint8Array> {
+  let body: Uint8Array | null = null;
+  if (declared !== undefined) {
+    if (!/^\d{1,15}$/.test(declared.trim())) throw new JanusError('malformed', 'bad Content-Length');
+    const n = Number(declared);
+    if (n > max) throw new JanusError('too_large', `request body exceeds ${max} bytes`);
+    lease.ensure(n);
+    body = new Uint8Array(n);
+  }
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  try {
+    for await (const chunk of chunks) {
+      if (n + chunk.length > (body ? body.length : max)) {
+        cancel?.();
+        throw new JanusError('too_large', `request body exceeds ${body ? body.length : max} bytes`);
+      }
+      if (body) body.set(chunk, n);
+      else {
+        lease.ensure(n + chunk.length);
+        parts.push(chunk.slice());
+      }
+      n += chunk.length;
+    }
+  } catch (e) {
+    if (e instanceof JanusError) throw e;
+    // The client stopped sending (a reset, an aborted upload): its fault, not ours, and not logged.
+    throw new JanusError('malformed', 'the request body was cut off');
+  }
+  if (body) return n === body.length ? body : body.subarray(0, n);
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 /** One header from RequestInfo.headers (repeated fields joined as Headers.get would) or the Request. */
@@ -125,11 +239,33 @@ function publicClient(r: ClientRecord): JanusClient {
   };
 }
 
+type RouteEntry = Route & { handler?: ProtectedHandler };
+
+/** Where a request goes (§5.1), decided on its method and target alone. */
+export type Classified =
+  /** The site's own request: `url` is id_V + the canonical path and query, what to pass on. */
+  | { readonly kind: 'app'; readonly url: URL }
+  /** Refused before anything is read: 400 for an ambiguous or unusable target, 405 for an unlisted method. */
+  | { readonly kind: 'refused'; readonly error: JanusError }
+  /** Answered without the vendor's state (`OPTIONS *`). */
+  | { readonly kind: 'reply'; readonly message: HttpResponseMsg }
+  /**
+   * A Janus endpoint (`route` null) or a protected route. `signed` is the @target-uri the client
+   * signed (§6.1: id_V + the path and query as a URL parser reads them), `url` the canonical one.
+   */
+  | { readonly kind: 'janus'; readonly path: string; readonly route: RouteEntry | null; readonly signed: string; readonly url: URL };
+
 export class JanusVendor {
   readonly config: ResolvedConfig;
   readonly store: Store;
-  private readonly routes: (Route & { handler?: ProtectedHandler })[] = [];
-  private readonly limiter: RateLimiter;
+  private readonly routes: RouteEntry[] = [];
+  private table: RouteTable<RouteEntry>;
+  /** SKEP message 1 per address and per alias, rotations per alias, verified requests per client (§15). */
+  private readonly limits: { address: RateLimiter; alias: RateLimiter; rotate: RateLimiter; client: RateLimiter };
+  /** Bytes held by request bodies not yet verified, all requests together. */
+  readonly bodyBudget: BodyBudget;
+  /** SKEP message 3 in progress per alias (and its token): a concurrent copy is refused before the receipt is signed. */
+  private readonly confirming = new Map<string, string>();
   private readonly keyCache = new Map<string, Uint8Array>();
   /** Decoded records by stored row: a store that hands out the same row object (SqliteStore's cache) skips decoding. */
   private readonly records = new WeakMap<ClientRow, ClientRecord>();
@@ -138,7 +274,10 @@ export class JanusVendor {
   constructor(config: VendorConfig, store: Store, routes: readonly RouteSpec[] = []) {
     this.config = resolveConfig(config);
     this.store = store;
-    this.limiter = new RateLimiter(this.config.now);
+    const now = this.config.now;
+    this.limits = { address: new RateLimiter(now), alias: new RateLimiter(now), rotate: new RateLimiter(now), client: new RateLimiter(now) };
+    this.bodyBudget = new BodyBudget(this.config.limits.unverifiedBodyBytes);
+    this.table = new RouteTable([], { caseSensitive: this.config.caseSensitivePaths });
     for (const r of routes) this.route(r);
     // Forget expired nonces, tokens and challenges once a minute (§6.2 step 9).
     this.cleanupTimer = setInterval(() => void this.store.cleanup(this.config.now()).catch(() => undefined), 60_000);
@@ -149,8 +288,12 @@ export class JanusVendor {
   route(r: RouteSpec): this {
     if (!r.path.startsWith('/') || r.path.startsWith('//')) throw new JanusError('bad_input', `route path must start with one /: ${r.path}`);
     if (JANUS_PATHS.has(r.path)) throw new JanusError('bad_input', `${r.path} is reserved for Janus`);
+    if (!isCanonicalRoutePath(r.path)) throw new JanusError('bad_input', `route path must be spelled plainly (no %-escape of a letter or digit, no . or .. segment, no //, ;, \\ or %2F): ${r.path}`);
     if (r.level !== 'credential' && !r.handler) throw new JanusError('bad_input', `a ${r.level} route needs a handler: ${r.path}`);
-    this.routes.push({ path: r.path, methods: r.methods ? r.methods.map((m) => m.toUpperCase()) : null, level: r.level, ...(r.handler ? { handler: r.handler } : {}) });
+    const methods = r.methods ? r.methods.map((m) => m.toUpperCase()) : null;
+    if (methods && (methods.length === 0 || !methods.every((m) => /^[A-Z]{1,16}$/.test(m)))) throw new JanusError('bad_input', `route methods must be HTTP method names: ${r.path}`);
+    this.routes.push({ path: r.path, methods, level: r.level, ...(r.handler ? { handler: r.handler } : {}) });
+    this.table = new RouteTable(this.routes, { caseSensitive: this.config.caseSensitivePaths });
     return this;
   }
 
@@ -169,32 +312,92 @@ export class JanusVendor {
     });
   }
 
-  /** True when `handle` answers this request (Janus endpoints and protected routes). */
-  handles(request: Request): boolean {
-    return this.answers(request.method, new URL(request.url).pathname);
+  /**
+   * §5.1: where a request goes, on its method and its request-target as received. Protected paths
+   * are matched on their canonical form; a spelling that servers read differently is refused when
+   * one reading names a protected route, and so is a method the protected route does not list.
+   */
+  classify(method: string, target: string): Classified {
+    const idV = this.config.idV;
+    const split = splitTarget(target);
+    if (!split) {
+      // RFC 9110 §9.3.7: OPTIONS * asks about the server, not a resource.
+      if (target === '*' && method.toUpperCase() === 'OPTIONS') return { kind: 'reply', message: { status: 204, headers: { 'cache-control': 'no-store' }, body: EMPTY } };
+      return { kind: 'refused', error: new JanusError('malformed', 'the request-target must be a path') };
+    }
+    let signed: URL;
+    let url: URL;
+    try {
+      signed = new URL(idV + split.path + split.query);
+      const canonical = canonicalPath(split.path);
+      url = canonical === split.path ? signed : new URL(idV + canonical + split.query);
+    } catch {
+      return { kind: 'refused', error: new JanusError('malformed', 'the request-target is not a URL path') };
+    }
+    const m = this.table.match(split.path, method);
+    const path = url.pathname;
+    if (JANUS_PATHS.has(path)) return { kind: 'janus', path, route: null, signed: idV + signed.pathname + signed.search, url };
+    switch (m.verdict.kind) {
+      case 'protected':
+        return { kind: 'janus', path, route: m.verdict.route, signed: idV + signed.pathname + signed.search, url };
+      case 'method_not_allowed':
+        return { kind: 'refused', error: new JanusError('method_not_allowed', `${method.toUpperCase()} is not allowed on this protected path`, { allow: m.verdict.allow }) };
+      case 'ambiguous':
+        return { kind: 'refused', error: new JanusError('malformed', 'the path is spelled ambiguously (an encoded / or \\, a ;, an empty segment): spell it plainly') };
+      default:
+        return { kind: 'app', url };
+    }
   }
 
-  /** True when requests with this method and path go to the vendor (`handle`/`handleMessage`), not the app. */
-  answers(method: string, path: string): boolean {
-    if (JANUS_PATHS.has(path)) return true;
-    const r = routeFor(this.routes, path, method);
-    return r !== null && r.level !== 'credential';
+  /** True when `handle` answers this request (Janus endpoints, protected routes and refusals). */
+  handles(request: Request): boolean {
+    const u = new URL(request.url);
+    return this.answers(request.method, u.pathname + u.search);
+  }
+
+  /** True when requests with this method and target go to the vendor (`handle`/`handleMessage`), not the app. */
+  answers(method: string, target: string): boolean {
+    return this.classify(method, target).kind !== 'app';
   }
 
   /**
-   * Answers Janus endpoints and protected routes; returns null for anything else, so the caller's
-   * app handles it. Bad input is always a 4xx with a stable code, never a 5xx.
+   * The client's address for the rate limits: the TCP peer, or with `trustProxy` the address the
+   * trusted proxies wrote (`hops` from the right of their header).
+   */
+  clientAddress(peer: string | undefined, header: (name: string) => string | null | undefined): string | undefined {
+    const t = this.config.trustProxy;
+    if (!t) return peer;
+    if (t.from && (!peer || !t.from.has(plainAddress(peer)))) return peer;
+    const v = header(t.header);
+    if (!v) return peer;
+    const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const pick = list[Math.max(0, list.length - t.hops)];
+    return pick && pick.length <= 64 && /^[0-9A-Za-z:.[\]%_-]+$/.test(pick) ? plainAddress(pick) : peer;
+  }
+
+  /**
+   * Answers Janus endpoints and protected routes (and refuses what §5.1 refuses); returns null for
+   * anything else, so the caller's app handles it. Bad input is always a 4xx with a stable code.
    */
   async handle(request: Request, info: RequestInfo = {}): Promise<Response | null> {
-    const url = new URL(request.url);
-    if (!this.answers(request.method, url.pathname)) return null;
-    const c = this.config;
-    const known = { url, ...(info.headers ? { headers: info.headers } : {}) };
-    return toResponse(await this.answer(request.method, url, info, () => readRequest(request, c.limits.maxBodyBytes, c.limits.maxHeaderBytes, c.idV, known)));
+    const u = new URL(request.url);
+    const head: RequestHead = { method: request.method, target: info.target ?? u.pathname + u.search, headers: {} };
+    const c = this.classify(head.method, head.target);
+    if (c.kind === 'app') return null;
+    if (info.headers) head.headers = nodeHeaders(info.headers);
+    else request.headers.forEach((v, k) => void (head.headers[k] = v));
+    const read: BodyReader = async (max, lease) => {
+      const method = head.method.toUpperCase();
+      // Touching .body makes some adapters build a full Request: GET and HEAD have no body anyway.
+      if (method === 'GET' || method === 'HEAD' || !request.body) return EMPTY;
+      const stream = request.body;
+      return readChunks(stream as unknown as AsyncIterable<Uint8Array>, head.headers['content-length'], max, lease, () => void stream.cancel().catch(() => undefined));
+    };
+    return toResponse(await this.answer(c, head, info, read));
   }
 
   /**
-   * `handle` on plain messages, without Web Request and Response objects: for Node adapters that
+   * `handle` on plain messages, without Web Request and Response objects: for callers that
    * already hold the bytes. `msg.url` is the absolute URL as received, header names are lower-case,
    * and the body is read (its size is checked here too). Null when the app should answer.
    */
@@ -205,19 +408,35 @@ export class JanusVendor {
     } catch {
       throw new JanusError('bad_input', 'handleMessage needs an absolute URL');
     }
-    if (!this.answers(msg.method, url.pathname)) return null;
-    const c = this.config;
-    return this.answer(msg.method, url, info, async () => checkMessage(msg, c.limits.maxBodyBytes, c.limits.maxHeaderBytes, c.idV, url));
+    const head: RequestHead = { method: msg.method, target: info.target ?? url.pathname + url.search, headers: msg.headers };
+    return this.handleHead(head, info, async (max) => {
+      if (msg.body.length > max) throw new JanusError('too_large', `request body exceeds ${max} bytes`);
+      return msg.body;
+    });
   }
 
-  private async answer(method: string, url: URL, info: RequestInfo, read: () => Promise<HttpRequestMsg>): Promise<HttpResponseMsg> {
+  /** The core of every adapter: a request's head, and its body read only when the head passed (§6.2 steps 1-6). Null: the app's. */
+  async handleHead(head: RequestHead, info: RequestInfo, read: BodyReader): Promise<HttpResponseMsg | null> {
+    const c = this.classify(head.method, head.target);
+    if (c.kind === 'app') return null;
+    return this.answer(c, head, info, read);
+  }
+
+  private async answer(c: Exclude<Classified, { kind: 'app' }>, head: RequestHead, info: RequestInfo, read: BodyReader): Promise<HttpResponseMsg> {
+    const lease = new BodyLease(this.bodyBudget);
     try {
-      return await this.dispatch(method, url, info, read);
+      if (c.kind === 'refused') throw c.error;
+      if (c.kind === 'reply') return c.message;
+      checkHeaderSize(head.headers, this.config.limits.maxHeaderBytes);
+      return await this.dispatch(c, head, info, lease, (max) => read(max, lease));
     } catch (e) {
       if (e instanceof JanusError && e.code !== 'internal') return errorResponse(e);
       // A bug or a storage failure: logged without request data (which could hold secrets).
-      console.error(`janus: internal error on ${method} ${url.pathname}:`, e instanceof Error ? e.message : e);
+      const where = c.kind === 'janus' ? c.path : '';
+      console.error(`janus: internal error on ${head.method} ${where}:`, e instanceof Error ? e.message : e);
       return errorResponse(new JanusError('internal'));
+    } finally {
+      lease.release();
     }
   }
 
@@ -231,6 +450,8 @@ export class JanusVendor {
       const row = await this.store.getClient(p.alias);
       if (!row || row.gen !== p.gen) return null;
       const record = this.record(row);
+      // §10: a client whose subscription is not valid now is a visitor like any other.
+      assertInGoodStanding(record, now);
       verifyCredential(p, record.k, this.config.idV);
       return publicClient(record);
     } catch (e) {
@@ -264,12 +485,20 @@ export class JanusVendor {
     return row ? { row, record: this.record(row) } : null;
   }
 
-  private async dispatch(rawMethod: string, url: URL, info: RequestInfo, read: () => Promise<HttpRequestMsg>): Promise<HttpResponseMsg> {
-    const c = this.config;
-    const vk = c.vk;
-    const path = url.pathname;
-    const method = rawMethod.toUpperCase();
-    const now = c.now();
+  private async dispatch(
+    c: Extract<Classified, { kind: 'janus' }>,
+    head: RequestHead,
+    info: RequestInfo,
+    lease: BodyLease,
+    read: (max: number) => Promise<Uint8Array>,
+  ): Promise<HttpResponseMsg> {
+    const cfg = this.config;
+    const vk = cfg.vk;
+    const path = c.path;
+    const method = head.method.toUpperCase();
+    const now = cfg.now();
+    const msg = (body: Uint8Array): HttpRequestMsg => ({ method, url: c.signed, headers: head.headers, body });
+    const address = () => this.clientAddress(info.address, (n) => head.headers[n]);
 
     if (path === WELL_KNOWN) {
       if (method !== 'GET' && method !== 'HEAD') throw new JanusError('malformed', 'use GET');
@@ -279,50 +508,73 @@ export class JanusVendor {
         body: jsonBytes(this.discovery()),
       };
     }
+    if (!c.route && method !== 'POST') throw new JanusError('malformed', `${path} takes POST`);
 
-    const msg = await read();
-    if (path !== WELL_KNOWN && method !== 'POST' && JANUS_PATHS.has(path)) throw new JanusError('malformed', `${path} takes POST`);
-
-    switch (path) {
+    switch (c.route ? null : path) {
       case PATHS.skep: {
-        const hello = parseSkepHello(msg);
-        // The one costly step (an RSA decryption): rate-limited per address and per alias first.
-        this.limiter.take(`addr:${info.address ?? 'unknown'}`, c.rateLimits.skepPerAddressPerMinute);
-        this.limiter.take(`alias:${hello.alias}`, c.rateLimits.skepPerAliasPerMinute);
+        const m1 = msg(await read(LIMITS.skepHello));
+        const hello = parseSkepHello(m1);
         const existing = await this.store.getClient(hello.alias);
-        return skepVendorHello(vk, msg, hello, existing ? this.record(existing) : null, now);
+        // §7.1: every cheap check first, so that only requests that could be served count against
+        // the limits; then the address, then the alias; then the one costly step (RSA).
+        checkSkepHello(vk, hello, existing ? this.record(existing) : null, now);
+        this.limits.address.take(`addr:${address() ?? 'unknown'}`, cfg.rateLimits.skepPerAddressPerMinute);
+        this.limits.alias.take(hello.alias, cfg.rateLimits.skepPerAliasPerMinute);
+        lease.release();
+        return skepVendorHello(vk, m1, hello, null, now);
       }
       case PATHS.confirm: {
-        const confirm = parseSkepConfirm(vk, msg, now);
-        const existing = await this.load(confirm.pending.alias);
-        const out = await skepVendorConfirm(vk, msg, confirm, existing?.record ?? null, c.policy, now);
-        await this.store.commit({ now, useOnce: out.useOnce, insert: toRow(c.rk, out.record, 1) });
-        return out.response;
+        const confirm = parseSkepConfirm(vk, msg(EMPTY), now);
+        const alias = confirm.pending.alias;
+        if (await this.store.getClient(alias)) throw new JanusError('already_registered');
+        const m3 = msg(await read(LIMITS.skepConfirm + 1024));
+        const verified = await skepVendorVerify(vk, m3, confirm, null, cfg.policy, now);
+        lease.release();
+        // A concurrent copy (the same token, or another registration of this alias) is refused
+        // before the receipt is signed: one RSA-PSS signature per registration (§7.3).
+        const token = verified.useOnce[1]!.key;
+        const busy = this.confirming.get(alias);
+        if (busy !== undefined) throw new JanusError(busy === token ? 'replayed' : 'conflict');
+        this.confirming.set(alias, token);
+        try {
+          if (await this.store.getClient(alias)) throw new JanusError('already_registered'); // finished meanwhile
+          const out = await skepVendorFinish(vk, verified, now);
+          await this.store.commit({ now, useOnce: verified.useOnce, insert: toRow(cfg.rk, out.record, 1) });
+          return out.response;
+        } finally {
+          this.confirming.delete(alias);
+        }
       }
       case PATHS.challenge: {
-        const alias = parseChallengeRequest(msg);
+        const alias = parseChallengeRequest(msg(EMPTY));
         const loaded = await this.load(alias);
         return vendorChallenge(vk, alias, loaded?.record ?? null, now);
       }
       case PATHS.ack: {
-        const { alias, ack } = parseAckRequest(msg);
+        const { alias, ack } = parseAckRequest(msg(EMPTY));
         const loaded = await this.load(alias);
         const out = vendorAck(loaded?.record ?? null, ack, now);
-        await this.store.commit({ now, update: toRow(c.rk, out.record, loaded!.row.version + 1) });
+        await this.store.commit({ now, update: toRow(cfg.rk, out.record, loaded!.row.version + 1) });
         return out.response;
       }
       case PATHS.rotate: {
-        const parsed = parseRotate(vk, msg, now);
+        const parsed = parseRotate(vk, msg(EMPTY), now);
         const loaded = await this.load(parsed.alias);
-        const out = await vendorRotate(vk, parsed, msg, loaded?.record ?? null, now);
+        assertRecord(loaded?.record ?? null, parsed.gen);
+        this.limits.rotate.take(parsed.alias, cfg.rateLimits.rotatePerAliasPerMinute);
+        const req = msg(await read(64 * 1024));
+        const verified = await vendorRotateVerify(vk, parsed, req, loaded!.record);
+        lease.release();
+        // §13: the nonce is spent before the RSA decryption, so a resent rotation costs nothing.
+        await this.store.commit({ now, useOnce: verified.useOnce, expectKey: { alias: parsed.alias, gen: parsed.gen } });
+        const out = await vendorRotateFinish(vk, verified, now);
         await this.store.commit({
           now,
-          useOnce: out.useOnce,
-          rename: { from: out.oldAlias, expectVersion: loaded!.row.version, row: toRow(c.rk, out.record, loaded!.row.version + 1) },
+          rename: { from: out.oldAlias, expectVersion: loaded!.row.version, row: toRow(cfg.rk, out.record, loaded!.row.version + 1) },
         });
-        if (out.oldAlias !== out.record.alias && c.onRotate) {
+        if (out.oldAlias !== out.record.alias && cfg.onRotate) {
           try {
-            await c.onRotate(out.oldAlias, out.record.alias);
+            await cfg.onRotate(out.oldAlias, out.record.alias);
           } catch (e) {
             // The rotation is done and answered; the app's own bookkeeping failing must not undo it.
             console.error('janus: onRotate failed:', e instanceof Error ? e.message : e);
@@ -332,30 +584,54 @@ export class JanusVendor {
       }
     }
 
-    const route = routeFor(this.routes, path, method) as (Route & { handler?: ProtectedHandler }) | null;
+    const route = c.route;
     if (!route || route.level === 'credential') throw new JanusError('internal', 'no protected route');
     const level = route.level as DeliveryLevel;
-    // msg.url is id_V + path + query of a parsed URL already (readRequest, checkMessage): not parsed again.
-    const d = parseDelivery(vk, msg, level, now, c.limits.maxBodyBytes, msg.url);
+    // §6.2 steps 1-6 on the head alone: no body is read for a request that fails them.
+    const d = parseDelivery(vk, msg(EMPTY), level, now, cfg.limits.maxBodyBytes, c.signed);
     const loaded = await this.load(d.parsed.alias);
-    const opened = await openDelivery(vk, d, msg, loaded?.record ?? null, now, c.limits.maxBodyBytes);
-    // Verified, but the previous delivery is unacknowledged: a sealed 402, nothing stored (§11.2).
-    if (opened.ackRequired) return sealAckRequired(vk, d, msg, opened, now);
+    assertInGoodStanding(assertRecord(loaded?.record ?? null, d.parsed.gen), now);
+    const req = msg(await read(cfg.limits.maxBodyBytes));
+    const opened = await openDelivery(vk, d, req, loaded!.record, now, cfg.limits.maxBodyBytes);
+    lease.release();
+    // Each verified request leaves a one-time value in the replay memory: capped per client (§15).
+    // A request whose commit fails stored nothing, and gives its token back (a replay costs the
+    // client nothing).
+    const perSlot = cfg.rateLimits.requestsPerClientPerSlot;
+    this.limits.client.take(d.parsed.alias, perSlot, 300);
+    // The key the request verified under must still be the client's when the nonce is recorded:
+    // another process may have rotated it since this one read the record (§13).
+    const expectKey = { alias: d.parsed.alias, gen: d.parsed.gen };
+    const commit = async (c: Commit) => {
+      try {
+        await this.store.commit(c);
+      } catch (e) {
+        this.limits.client.refund(d.parsed.alias, perSlot);
+        throw e;
+      }
+    };
+    if (opened.ackRequired) {
+      // Verified, but the previous delivery is unacknowledged: its nonce is spent (a replay is
+      // `replayed`), nothing else is stored, and the answer is a sealed 402 (§11.2).
+      await commit({ now, useOnce: [opened.nonce], expectKey });
+      return sealAckRequired(vk, d, req, opened, now);
+    }
     const changed = opened.record !== loaded!.record;
     const version = loaded!.row.version + 1;
     // Replay check, acknowledgement and delivery count are stored before the handler runs: the
     // paper's vendor checks, then delivers.
-    await this.store.commit({ now, useOnce: opened.useOnce, ...(changed ? { update: toRow(c.rk, opened.record, version) } : {}) });
+    await commit({ now, useOnce: opened.useOnce, expectKey, ...(changed ? { update: toRow(cfg.rk, opened.record, version) } : {}) });
     let result: { status: number; contentType: string; body: Uint8Array; headers: Record<string, string> };
     try {
       result = await runHandler(route.handler!, {
         client: publicClient(opened.record),
         level,
         method,
-        url,
-        headers: msg.headers,
+        url: c.url,
+        headers: head.headers,
         contentType: opened.contentType,
         body: opened.plaintext,
+        address: address(),
         text: () => fromUtf8(opened.plaintext),
         json: <T>() => {
           try {
@@ -369,11 +645,11 @@ export class JanusVendor {
       if (level === 'eddp+receipts' && loaded!.record.chain) {
         // Nothing was delivered: give the delivery back so the client is not asked to acknowledge it.
         const back = { ...opened.record, chain: { ...opened.record.chain!, delivered: opened.record.chain!.delivered - 1 }, updatedAt: now };
-        await this.store.commit({ now, update: toRow(c.rk, back, version + 1) }).catch(() => undefined);
+        await this.store.commit({ now, update: toRow(cfg.rk, back, version + 1) }).catch(() => undefined);
       }
       throw e;
     }
-    return sealDelivery(vk, d, msg, opened, result, now);
+    return sealDelivery(vk, d, req, opened, result, now);
   }
 }
 
@@ -401,54 +677,6 @@ async function runHandler(h: ProtectedHandler, ctx: HandlerContext): Promise<{ s
   return { status: 200, contentType: 'application/json', body: jsonBytes(r), headers: {} };
 }
 
-/** Web Request -> the protocol core's message, enforcing the size limits while reading. */
-export async function readRequest(
-  request: Request,
-  maxBody: number,
-  maxHeaders: number,
-  idV: string,
-  known: { url?: URL; headers?: RequestInfo['headers'] } = {},
-): Promise<HttpRequestMsg> {
-  let headers: Record<string, string>;
-  if (known.headers) headers = nodeHeaders(known.headers);
-  else {
-    headers = {};
-    request.headers.forEach((v, k) => {
-      headers[k] = v;
-    });
-  }
-  checkHeaderSize(headers, maxHeaders);
-  const declared = Number(headers['content-length'] ?? '0');
-  if (declared > maxBody) throw new JanusError('too_large', `request body exceeds ${maxBody} bytes`);
-  let body = new Uint8Array(0);
-  // Touching .body makes some adapters build a full Request: GET and HEAD have no body anyway.
-  const method = request.method.toUpperCase();
-  if (method !== 'GET' && method !== 'HEAD' && request.body) {
-    const chunks: Uint8Array[] = [];
-    let n = 0;
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      n += value.length;
-      if (n > maxBody) {
-        await reader.cancel().catch(() => undefined);
-        throw new JanusError('too_large', `request body exceeds ${maxBody} bytes`);
-      }
-      chunks.push(value);
-    }
-    body = new Uint8Array(n);
-    let o = 0;
-    for (const ch of chunks) {
-      body.set(ch, o);
-      o += ch.length;
-    }
-  }
-  // The target URI is rebuilt from id_V: a proxy's Host header cannot change what is verified.
-  const url = known.url ?? new URL(request.url);
-  return { method, url: idV + url.pathname + url.search, headers, body };
-}
-
 /** Node's IncomingMessage headers as the protocol reads them: repeated fields joined as Headers.get would. */
 export function nodeHeaders(raw: NonNullable<RequestInfo['headers']>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -464,13 +692,6 @@ function checkHeaderSize(headers: Record<string, string>, maxHeaders: number): v
   let total = 0;
   for (const k in headers) total += k.length + (headers[k]?.length ?? 0) + 4;
   if (total > maxHeaders) throw new JanusError('too_large', `request headers exceed ${maxHeaders} bytes`);
-}
-
-/** handleMessage's input checks: the limits readRequest applies while reading, and the URL from id_V. */
-function checkMessage(msg: HttpRequestMsg, maxBody: number, maxHeaders: number, idV: string, url: URL): HttpRequestMsg {
-  checkHeaderSize(msg.headers, maxHeaders);
-  if (msg.body.length > maxBody) throw new JanusError('too_large', `request body exceeds ${maxBody} bytes`);
-  return { method: msg.method.toUpperCase(), url: idV + url.pathname + url.search, headers: msg.headers, body: msg.body };
 }
 
 export function toResponse(m: HttpResponseMsg): Response {

@@ -8,8 +8,10 @@
  *   Janus-Client-Alias: <alias>
  *   Janus-Client:       b64u(JSON of the JanusClient: alias, gen, data, validity, chain; never K)
  *   Janus-Client-Level: sddp | eddp | eddp+receipts (a protected route) or credential (§10)
- * Any Janus-Client* header arriving from outside is removed first, so the upstream can trust them as
- * long as it is reachable only through this proxy.
+ * Any header arriving from outside that a server could read as one of these, or as X-Forwarded-*,
+ * Forwarded or X-Real-IP (names compared without case and with `_` read as `-`, as WSGI and CGI
+ * read them), is removed first, so the upstream can trust them as long as it is reachable only
+ * through this proxy. Paths go upstream in the canonical form the vendor matched (§5.1).
  */
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -19,7 +21,7 @@ import { JanusError } from '../errors.ts';
 import { LIMITS, type Level } from '../protocol/index.ts';
 import type { VendorConfig } from './config.ts';
 import { JanusVendor, type HandlerContext, type JanusClient, type ProtectedHandler, type RouteSpec } from './core.ts';
-import { createJanusServer, type Fallback } from './node-http.ts';
+import { ClientGoneError, createJanusServer, type Fallback } from './node-http.ts';
 import type { Store } from './store.ts';
 
 export const CLIENT_HEADER = {
@@ -97,18 +99,26 @@ function connectionTokens(value: string | null | undefined): Set<string> {
   );
 }
 
-const isClientHeader = (name: string) => name.startsWith('janus-client');
+/**
+ * A header the upstream may trust because only this proxy sets it: the Janus-Client* headers, and
+ * what says where a request came from. Compared as WSGI/CGI compare (`Janus_Client_Alias` is
+ * HTTP_JANUS_CLIENT_ALIAS, like `Janus-Client-Alias`): case ignored, `_` read as `-`.
+ */
+export function isTrustedHeader(name: string): boolean {
+  const n = name.toLowerCase().replace(/_/g, '-');
+  return n.startsWith('janus-client') || n.startsWith('x-forwarded-') || n === 'forwarded' || n === 'x-real-ip';
+}
 
 /**
  * The headers of an incoming request as they may go upstream: no hop-by-hop headers, none the
- * Connection header names, no Host (the upstream's own is used), and never a Janus-Client* header
- * from outside (anyone could send one).
+ * Connection header names, no Host (the upstream's own is used), and never a trusted header
+ * (isTrustedHeader) from outside: anyone could send one.
  */
 export function forwardableHeaders(incoming: Headers): Headers {
   const named = connectionTokens(incoming.get('connection'));
   const out = new Headers();
   incoming.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || named.has(name) || name === 'host' || isClientHeader(name)) return;
+    if (HOP_BY_HOP.has(name) || named.has(name) || name === 'host' || isTrustedHeader(name)) return;
     out.append(name, value);
   });
   return out;
@@ -120,10 +130,14 @@ function setClient(h: Headers, client: JanusClient, level: Level): void {
   h.set(CLIENT_HEADER.level, level);
 }
 
-/** Where the site's server thinks the request came to (it sees the proxy's connection, not the client's). */
-function setForwarded(h: Headers, host: string | null | undefined, origin: URL): void {
-  h.set('x-forwarded-host', host ?? origin.host);
+/**
+ * Where the request came to and from, as this proxy knows it: the vendor's origin (id_V, never the
+ * client's Host header) and the client's address (the TCP peer, or per `trustProxy`).
+ */
+function setForwarded(h: Headers, origin: URL, address: string | undefined): void {
+  h.set('x-forwarded-host', origin.host);
   h.set('x-forwarded-proto', origin.protocol.slice(0, -1));
+  if (address) h.set('x-forwarded-for', address);
 }
 
 class UpstreamError extends Error {
@@ -148,11 +162,16 @@ function send(target: URL, method: string, headers: Headers, body: Uint8Array | 
   return new Promise((resolve, reject) => {
     const fn = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = fn(target, { method, headers: toNodeHeaders(headers), timeout: timeoutMs }, resolve);
+    let clientGone = false;
     req.on('timeout', () => req.destroy(new UpstreamError(504, `no answer within ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(e instanceof UpstreamError ? e : new UpstreamError(502, (e as NodeJS.ErrnoException).code ?? e.message)));
+    // An upload the client abandoned is not the upstream's failure: nothing to answer or log.
+    req.on('error', (e) => reject(clientGone ? new ClientGoneError() : e instanceof UpstreamError ? e : new UpstreamError(502, (e as NodeJS.ErrnoException).code ?? e.message)));
     if (body instanceof Uint8Array) req.end(body);
     else if (body) {
-      body.on('error', (e) => req.destroy(e));
+      body.on('error', (e) => {
+        clientGone = true;
+        req.destroy(e);
+      });
       body.pipe(req);
     } else req.end();
   });
@@ -221,7 +240,7 @@ export function upstreamHandler(opts: UpstreamOptions): ProtectedHandler {
     // The decrypted body's media type is the outer request's Content-Type (§6.1).
     if (ctx.body.length > 0) headers.set('content-type', ctx.contentType ?? 'application/octet-stream');
     if (ctx.body.length > 0 || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) headers.set('content-length', String(ctx.body.length));
-    setForwarded(headers, ctx.headers['host'], ctx.url);
+    setForwarded(headers, ctx.url, ctx.address);
     setClient(headers, ctx.client, ctx.level);
     const target = targetOf(base, ctx.url);
     try {
@@ -246,13 +265,16 @@ export function upstreamFallback(opts: UpstreamOptions & { origin: string }): Fa
   const origin = new URL(opts.origin);
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const log = opts.log ?? ((s: string) => console.error(s));
-  return async (request, client) => {
+  return async (request, client, info) => {
     const url = new URL(request.url);
     const headers = forwardableHeaders(request.headers);
-    setForwarded(headers, request.headers.get('host'), origin);
+    setForwarded(headers, origin, info?.address);
     if (client) setClient(headers, client, 'credential');
     const method = request.method.toUpperCase();
     const body = request.body && method !== 'GET' && method !== 'HEAD' ? Readable.fromWeb(request.body as import('node:stream/web').ReadableStream) : null;
+    // A body that is not passed on must not be announced either: the upstream would read the
+    // proxy's next request on that pooled connection as its rest (a desync another client pays for).
+    if (!body) headers.delete('content-length');
     try {
       const res = await send(targetOf(base, url), method, headers, body, timeoutMs);
       const status = checkStatus(res);

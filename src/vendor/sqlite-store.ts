@@ -12,7 +12,7 @@
  *   update is never decided on stale data, and before a read at most every `readStalenessMs`.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { JanusError } from '../errors.ts';
 import type { UseOnce } from '../protocol/index.ts';
@@ -128,7 +128,13 @@ export class SqliteStore implements Store {
   private readonly appendStmts: Database.Statement<unknown[]>[] = [];
 
   constructor(readonly path: string, opts: SqliteStoreOptions = {}) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      // Aliases, subscription data, receipts and the replay log are for the vendor's eyes only: a
+      // new folder is 0700 and a new database 0600 (SQLite gives its -wal and -shm files the
+      // database file's mode).
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(path, 'a', 0o600));
+    }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -157,6 +163,7 @@ export class SqliteStore implements Store {
            (SELECT max(seq) FROM replay))`,
       ),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM clients'),
+      gen: db.prepare<[string], number>('SELECT gen FROM clients WHERE alias = ?').pluck(),
       dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     };
     const s = this.stmts;
@@ -165,6 +172,7 @@ export class SqliteStore implements Store {
       const before = this.snapshotUsed([{ c }]);
       const seq = this.seq;
       try {
+        if (c.expectKey) this.checkKey(c.expectKey);
         this.useAll(c.useOnce ?? [], c.now);
         if (c.insert) this.insertRow(c.insert);
         if (c.update && s.update.run(params(c.update)).changes === 0) {
@@ -188,7 +196,10 @@ export class SqliteStore implements Store {
       const results = cs.map((c) => {
         try {
           if (c.insert || c.update || c.rename) tx(c); // nested: a SAVEPOINT of its own
-          else this.useAll(c.useOnce ?? [], c.now, rows); // all checked before the first write: no savepoint needed
+          else {
+            if (c.expectKey) this.checkKey(c.expectKey);
+            this.useAll(c.useOnce ?? [], c.now, rows); // all checked before the first write: no savepoint needed
+          }
           return null;
         } catch (e) {
           return e;
@@ -221,6 +232,16 @@ export class SqliteStore implements Store {
       rows.push(u.key, u.expires);
     }
     if (!later) this.append(rows);
+  }
+
+  /**
+   * Commit.expectKey, inside the write transaction after sync(): the cache then holds only rows as
+   * committed (sync() drops it when another connection wrote), so a cached row answers; else the table.
+   */
+  private checkKey(e: { alias: string; gen: number }): void {
+    const gen = this.clients.get(e.alias)?.gen ?? this.stmts.gen.get(e.alias);
+    if (gen === undefined) throw new JanusError('unknown_client', 'the client was moved to another key meanwhile');
+    if (gen !== e.gen) throw new JanusError('generation_mismatch', undefined, { generation: gen });
   }
 
   /** Appends (key, expires, ...) to the log: one INSERT of up to 32 rows per statement run, not one per row. */

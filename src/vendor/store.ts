@@ -28,11 +28,15 @@ export interface ClientRow {
  * - `useOnce`: insert each key unless an unexpired one exists (then `replayed`);
  * - `insert`: a new client (`already_registered` when the alias exists);
  * - `update`: replace the row whose version is `update.version - 1` (`conflict` otherwise);
- * - `rename`: delete `from` at `expectVersion` and insert `row` (`already_registered`, `conflict`).
+ * - `rename`: delete `from` at `expectVersion` and insert `row` (`already_registered`, `conflict`);
+ * - `expectKey`: the client key the decision was made with is still the client's: a row `alias`
+ *   exists at generation `gen`, checked under the write lock (`unknown_client`,
+ *   `generation_mismatch` otherwise). A store that caches rows must not answer it from a stale cache.
  */
 export interface Commit {
   now: number;
   useOnce?: readonly UseOnce[];
+  expectKey?: { alias: string; gen: number };
   insert?: ClientRow;
   update?: ClientRow;
   rename?: { from: string; expectVersion: number; row: ClientRow };

@@ -161,7 +161,10 @@ export class MemoryVendor {
     }
     const d = parseDelivery(vk, req, route.level, now);
     const opened = await openDelivery(vk, d, req, this.records.get(d.parsed.alias) ?? null, now);
-    if (opened.ackRequired) return sealAckRequired(vk, d, req, opened, now); // nothing stored
+    if (opened.ackRequired) {
+      this.consume([opened.nonce]); // §11.2: its nonce is spent, nothing else is stored
+      return sealAckRequired(vk, d, req, opened, now);
+    }
     this.consume(opened.useOnce);
     const out = this.app(opened.record, { method: req.method, path, body: opened.plaintext });
     this.records.set(opened.record.alias, opened.record);
