@@ -1,22 +1,22 @@
 /**
- * What does the extension cost its user (issue 4, "Benchmark")? In real Chromium (Debian's
- * /usr/bin/chromium) with the built extension (dist/), against the demo vendor Quotes started here
- * and a second small vendor (this file) that serves a 1 KiB and a 1 MiB body both plainly and over
- * SDDP. One run prints:
+ * What does the extension cost its user? In Debian's Chromium and Debian's Firefox ESR, with the
+ * built extension (dist/chrome, dist/firefox), against the demo vendor Quotes started here and a
+ * second small vendor (this file) that serves bodies of several sizes both plainly and over SDDP.
+ * One run measures each browser in turn and prints the figures side by side:
  *
  *   - unlock: the popup's `ui.unlock` message, Argon2id at the real parameters (JANUS_ARGON2);
- *   - per-vendor key derivation (HKDF per origin): (a) the protocol's `vendorSession`, bundled by this
- *     script and run inside the extension's service worker (same V8, same code, not the extension's
- *     own copy of it); (b) a cross-check through existing messages only: importing N new origins
- *     (each derived and given a header rule) against importing the same N again (derived already);
- *   - added latency of intercepted fetches over plain fetches on the same server on loopback, from the
- *     page, p50 and p99, interleaved so both see the same noise: Quotes' /api/watchlist (SDDP) and
- *     /api/intraday/<SYM> (EDDP with receipts, paid plan, steady state) against its /favicon.svg; and
- *     the bench vendor's SDDP route against a plain route with the same 1 KiB body;
- *   - bulk: checking and decrypting a 1 MiB SDDP response (`deliveryResponse`) inside the service
- *     worker, MB/s; and the whole intercepted 1 MiB fetch as the page sees it (relay included).
+ *   - per-vendor key derivation (HKDF per origin): the protocol's `vendorSession`, bundled by this
+ *     script and run in an extension page (the extension's own origin and engine);
+ *   - added latency of intercepted fetches over plain fetches on the same server on loopback, from
+ *     the page, p50 and p99, interleaved so both see the same noise: Quotes' /api/watchlist (SDDP)
+ *     and /api/intraday/<SYM> (EDDP with receipts, paid plan, steady state) against its
+ *     /favicon.svg; and the bench vendor's SDDP route against a plain route with the same 1 KiB body;
+ *   - bulk, for 1 KiB to 16 MiB: the whole intercepted fetch as the page sees it against the plain
+ *     fetch of the same body, and the protocol's own work on that response alone (verify + decrypt,
+ *     `deliveryResponse` in an extension page). Plain + decrypt over plain is the floor of the ratio:
+ *     what any design with the key outside the page's process pays even if moving the bytes cost nothing.
  *
- *   npx tsx bench/extension.ts [--n 200]
+ *   npx tsx bench/extension.ts [--n 200] [--browsers chromium,firefox]
  *
  * No timed assertion anywhere: figures and ratios are printed; the exit code says only whether
  * the run worked.
@@ -29,20 +29,19 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import type { Page, Worker } from '@playwright/test';
-import { CHROMIUM, DIST, launch } from '../e2e/support.ts';
+import { DIST, launch, type Engine, type ExtBrowser, type ExtPage } from '../e2e/driver.ts';
+import { expectText, OPTIONS, pageStatus } from '../e2e/support.ts';
 import { startDemo } from '../demo/server.ts';
-import { toHex } from '../src/crypto/bytes.ts';
+import { randomBytes, toHex } from '../src/crypto/bytes.ts';
 import { derToPem, generateVendorKeyPair } from '../src/crypto/rsa.ts';
-import { randomBytes } from '../src/crypto/bytes.ts';
 import { stretchSecret, vendorSession } from '../src/protocol/index.ts';
 import { createVendor, type RouteSpec } from '../src/vendor/core.ts';
 import { createJanusServer } from '../src/vendor/node-http.ts';
 import { SqliteStore } from '../src/vendor/sqlite-store.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200' } } });
+const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, browsers: { type: 'string', default: 'chromium,firefox' } } });
 const N = Number(values.n);
-const IDENTITY = 'bench@example.com';
+const ENGINES = values.browsers.split(',').filter((s): s is Engine => s === 'chromium' || s === 'firefox');
 const SECRET = 'a long benchmark secret, 2026';
 const temps: string[] = [];
 const temp = (p: string) => {
@@ -63,23 +62,22 @@ const median = (xs: number[]) => pct(xs, 50);
 const ms = (x: number) => `${x.toFixed(2)} ms`;
 
 // ---------------------------------------------------------------------------------------------
-// The extension build, the vendors
+// The extension builds, the vendors
 
-if (!existsSync(join(DIST, 'manifest.json'))) {
+if (ENGINES.some((e) => !existsSync(join(DIST[e], 'manifest.json')))) {
   console.log('dist/ is missing: npm run build');
   const r = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(1);
 }
 
-console.log('Janus extension benchmark: Chromium', CHROMIUM, `, ${N} requests per series, loopback`);
+console.log(`Janus extension benchmark: ${ENGINES.join(' and ')}, ${N} requests per series, loopback`);
 const demo = await startDemo({ port: 0, dataDir: temp('janus-bench-demo-'), quiet: true });
 
-const KIB = new Uint8Array(1024).fill(0x61) as Uint8Array<ArrayBuffer>;
-const MIB = randomBytes(1024 * 1024) as Uint8Array<ArrayBuffer>;
-const benchRoutes: RouteSpec[] = [
-  { path: '/sddp1k', level: 'sddp', methods: ['GET'], handler: () => KIB },
-  { path: '/sddp1m', level: 'sddp', methods: ['GET'], handler: () => MIB },
-];
+/** Body sizes of the bulk curve. */
+const SIZES = [1024, 64 * 1024, 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024];
+const label = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`);
+const BODIES = new Map(SIZES.map((n) => [n, (n === 1024 ? new Uint8Array(n).fill(0x61) : randomBytes(n)) as Uint8Array<ArrayBuffer>]));
+const benchRoutes: RouteSpec[] = SIZES.map((n) => ({ path: `/sddp/${n}`, level: 'sddp' as const, methods: ['GET'], handler: () => BODIES.get(n)! }));
 const { pkcs8 } = await generateVendorKeyPair(3072);
 // The origin depends on the port: find a free one first, then make the vendor and its server.
 const probe = createNetServer();
@@ -93,202 +91,230 @@ const benchVendor = createVendor({
   routes: benchRoutes,
 });
 const plainHeaders = { 'cache-control': 'no-store' };
+const PAGE_JS = `window.addEventListener('janus:announceProvider', (e) => { window.benchJanus = e.detail.provider; });
+window.dispatchEvent(new Event('janus:requestProvider'));`;
 const benchServer: Server = createJanusServer(benchVendor, (req) => {
   const path = new URL(req.url).pathname;
-  if (path === '/') return new Response('<!doctype html><title>Bench</title><h1>Bench vendor</h1>', { headers: { 'content-type': 'text/html', ...plainHeaders } });
-  if (path === '/plain1k') return new Response(KIB, { headers: { 'content-type': 'application/octet-stream', ...plainHeaders } });
-  if (path === '/plain1m') return new Response(MIB, { headers: { 'content-type': 'application/octet-stream', ...plainHeaders } });
+  if (path === '/') return new Response('<!doctype html><title>Bench</title><script src="/page.js"></script><h1>Bench vendor</h1>', { headers: { 'content-type': 'text/html', ...plainHeaders } });
+  if (path === '/page.js') return new Response(PAGE_JS, { headers: { 'content-type': 'text/javascript', ...plainHeaders } });
+  const m = /^\/plain\/(\d+)$/.exec(path);
+  const body = m ? BODIES.get(Number(m[1])) : undefined;
+  if (body) return new Response(body, { headers: { 'content-type': 'application/octet-stream', ...plainHeaders } });
   return new Response('Not Found', { status: 404 });
 });
 await new Promise<void>((ok) => benchServer.listen(benchPort, '127.0.0.1', ok));
 
 // ---------------------------------------------------------------------------------------------
-// Chromium with the extension (the flags of ../shared/PLATFORM.md)
+// The protocol core, bundled for an extension page
 
-// The same launch as the e2e tests (e2e/support.ts).
-const { context, extensionId } = await launch(temp('janus-bench-profile-'));
-const firstWorker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
-const worker = (): Worker => context.serviceWorkers().find((w) => w.url().startsWith(`chrome-extension://${extensionId}/`)) ?? firstWorker;
+const bundle = await build({
+  stdin: {
+    contents: `import { deliveryRequest, deliveryResponse, vendorSession } from './src/protocol/index.ts';
+               import { fromHex } from './src/crypto/bytes.ts';
+               globalThis.__janusBench = { deliveryRequest, deliveryResponse, vendorSession, fromHex };`,
+    resolveDir: resolve('.'),
+    loader: 'ts',
+  },
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  target: 'es2022',
+  write: false,
+  logLevel: 'error',
+});
+const PROTOCOL_BUNDLE = bundle.outputFiles[0]!.text;
+
+type Bench = {
+  deliveryRequest: typeof import('../src/protocol/index.ts').deliveryRequest;
+  deliveryResponse: typeof import('../src/protocol/index.ts').deliveryResponse;
+  vendorSession: typeof vendorSession;
+  fromHex: (h: string) => Uint8Array;
+};
+
+/** Runs `rounds` rounds of every path (rotating the order), after `warm` untimed rounds; ms per fetch. */
+function series(page: ExtPage, paths: string[], rounds: number, warm: number) {
+  return page.evaluate(
+    async ({ paths, rounds, warm }) => {
+      const out: Record<string, number[]> = Object.fromEntries(paths.map((p) => [p, []]));
+      for (let r = 0; r < warm + rounds; r++) {
+        for (let j = 0; j < paths.length; j++) {
+          const p = paths[(r + j) % paths.length]!;
+          const t0 = performance.now();
+          const res = await fetch(p, { cache: 'no-store' });
+          await res.arrayBuffer();
+          const dt = performance.now() - t0;
+          if (res.status !== 200) throw new Error(`${p}: status ${res.status}`);
+          if (r >= warm) out[p]!.push(dt);
+        }
+      }
+      return out;
+    },
+    { paths, rounds, warm },
+  );
+}
+
+/** A message to the background from an extension page, timed there. */
+function timedAsk(ext: ExtPage, type: string, payload: unknown) {
+  return ext.evaluate(
+    async ({ type, payload }) => {
+      const api = ((globalThis as { browser?: unknown }).browser ?? (globalThis as { chrome?: unknown }).chrome) as { runtime: { sendMessage(m: unknown): Promise<{ ok: boolean }> } };
+      const t0 = performance.now();
+      const reply = await api.runtime.sendMessage({ type, payload });
+      return { ms: performance.now() - t0, ok: reply.ok };
+    },
+    { type, payload },
+  );
+}
+
+interface Figures {
+  unlock: number[];
+  derive: number[];
+  watchlist: { base: number[]; prot: number[] };
+  intraday: { base: number[]; prot: number[] };
+  same1k: { base: number[]; prot: number[] };
+  /** Per body size: the page's plain and protected fetch, and the protocol's verify + decrypt alone (medians, ms). */
+  bulk: { size: number; plain: number; prot: number; decrypt: number }[];
+}
+
+async function measure(engine: Engine): Promise<Figures> {
+  const identity = `bench-${engine}@example.com`;
+  const b: ExtBrowser = await launch(engine, temp(`janus-bench-${engine}-`));
+  try {
+    const ext = await b.openExtensionPage(OPTIONS);
+
+    // ---- unlock ------------------------------------------------------------------------------
+    const unlock: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await timedAsk(ext, 'ui.unlock', { identity, secret: SECRET });
+      if (!r.ok) throw new Error('unlock failed');
+      unlock.push(r.ms);
+    }
+
+    // ---- registration: the paid plan at Quotes (as e2e test 8), plain SKEP at the bench vendor ----
+    const q = await b.newPage();
+    await q.goto(demo.origin + '/');
+    await q.fill('#paid-number', '4242 4242 4242 4242');
+    await q.fill('#paid-name', 'Bench Example');
+    await q.fill('#paid-exp', '12/39');
+    let confirmOpened = b.waitForPage((u) => u.includes('/src/popup/confirm.html'));
+    await q.click('#register-paid button');
+    let confirm = await confirmOpened;
+    await confirm.click('#confirm');
+    await expectText(q, '#register-status', 'The extension keeps the signed receipt', 30_000);
+
+    const bp = await b.newPage();
+    await bp.goto(benchOrigin + '/');
+    await pageStatus(bp);
+    confirmOpened = b.waitForPage((u) => u.includes('/src/popup/confirm.html'));
+    const registered = bp.evaluate(() => (window as unknown as { janus: { register(d: unknown): Promise<unknown> } }).janus.register({ plan: 'bench' }));
+    confirm = await confirmOpened;
+    await confirm.click('#confirm');
+    await registered;
+
+    // ---- latency, interleaved ----------------------------------------------------------------
+    await q.goto(demo.origin + '/');
+    await pageStatus(q);
+    const intraday = '/api/intraday/IBM';
+    const qs = await series(q, ['/favicon.svg', '/api/watchlist', intraday], N, 20);
+    const bs = await series(bp, ['/plain/1024', '/sddp/1024'], N, 20);
+    const bulk: Omit<Figures['bulk'][number], 'decrypt'>[] = [];
+    for (const size of SIZES) {
+      const rounds = size >= 4 * 1024 * 1024 ? 6 : 20;
+      const r = await series(bp, [`/plain/${size}`, `/sddp/${size}`], rounds, 2);
+      bulk.push({ size, plain: median(r[`/plain/${size}`]!), prot: median(r[`/sddp/${size}`]!) });
+    }
+
+    // ---- bulk decryption and key derivation in an extension page -------------------------------
+    await ext.evaluate((code) => (0, eval)(code), PROTOCOL_BUNDLE);
+    const { idC, master } = await stretchSecret(identity, SECRET);
+    const s = vendorSession(master, idC, benchOrigin, 0);
+    const inExt = await ext.evaluate(
+      async ({ alias, k, base, sizes, master, idC, runs, origins }) => {
+        const J = (globalThis as unknown as { __janusBench: Bench }).__janusBench;
+        const key = { alias, gen: 0, k: J.fromHex(k) };
+        // The protocol's work on a response of each size (verify + decrypt), as the background does it.
+        const decrypt: Record<number, number[]> = {};
+        for (const size of sizes) {
+          decrypt[size] = [];
+          for (let i = 0; i < (size >= 4 * 1024 * 1024 ? 5 : runs); i++) {
+            const { request, pending } = await J.deliveryRequest({ key, level: 'sddp', method: 'GET', url: `${base}/sddp/${size}`, now: Math.floor(Date.now() / 1000) });
+            const res = await fetch(request.url, { headers: request.headers, credentials: 'omit', cache: 'no-store' });
+            const headers: Record<string, string> = {};
+            res.headers.forEach((v, name) => (headers[name] = v));
+            const msg = { status: res.status, headers, body: new Uint8Array(await res.arrayBuffer()) };
+            const t0 = performance.now();
+            const d = await J.deliveryResponse(pending, 'sddp', msg);
+            decrypt[size]!.push(performance.now() - t0);
+            if (d.body.length !== size) throw new Error(`${size}: got ${d.body.length} bytes`);
+          }
+        }
+        const m = J.fromHex(master);
+        // performance.now() is coarsened (no cross-origin isolation): time whole batches.
+        const derive: number[] = [];
+        for (let batch = 0; batch < 5; batch++) {
+          const t0 = performance.now();
+          for (let i = 0; i < origins; i++) J.vendorSession(m, idC, `https://v${batch}-${i}.example`, 0);
+          derive.push((performance.now() - t0) / origins);
+        }
+        return { decrypt, derive };
+      },
+      { alias: s.alias, k: toHex(s.k), base: benchOrigin, sizes: SIZES, master: toHex(master), idC, runs: 12, origins: 1000 },
+    );
+
+    return {
+      unlock,
+      derive: inExt.derive,
+      watchlist: { base: qs['/favicon.svg']!, prot: qs['/api/watchlist']! },
+      intraday: { base: qs['/favicon.svg']!, prot: qs[intraday]! },
+      same1k: { base: bs['/plain/1024']!, prot: bs['/sddp/1024']! },
+      bulk: bulk.map((b) => ({ ...b, decrypt: median(inExt.decrypt[b.size]!) })),
+    };
+  } finally {
+    await b.close().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run and report
 
 let failed = false;
 try {
-  const ext = await context.newPage();
-  await ext.goto(`chrome-extension://${extensionId}/src/options/index.html`);
-  const ask = (type: string, payload: unknown = {}) =>
-    ext.evaluate(async ({ type, payload }) => (await chrome.runtime.sendMessage({ type, payload })) as { ok: boolean; value?: unknown; error?: unknown }, { type, payload });
-
-  // ---- unlock ------------------------------------------------------------------------------
-  const unlocks: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const r = await ext.evaluate(
-      async ({ identity, secret }) => {
-        const t0 = performance.now();
-        const reply = (await chrome.runtime.sendMessage({ type: 'ui.unlock', payload: { identity, secret } })) as { ok: boolean };
-        return { ms: performance.now() - t0, ok: reply.ok };
-      },
-      { identity: IDENTITY, secret: SECRET },
-    );
-    if (!r.ok) throw new Error('unlock failed');
-    unlocks.push(r.ms);
+  const results: Partial<Record<Engine, Figures>> = {};
+  for (const engine of ENGINES) {
+    console.log(`  measuring in ${engine}…`);
+    results[engine] = await measure(engine);
   }
-
-  // ---- registration: the paid plan at Quotes (as e2e test 8), plain SKEP at the bench vendor ----
-  const q = await context.newPage();
-  await q.goto(demo.origin + '/');
-  await q.getByLabel('Card number').fill('4242 4242 4242 4242');
-  await q.getByLabel('Name on the card').fill('Bench Example');
-  await q.getByLabel('Expiry (MM/YY)').fill('12/39');
-  let confirmOpened = context.waitForEvent('page', (x) => x.url().includes('/src/popup/confirm.html'));
-  await q.getByRole('button', { name: 'Subscribe to intraday quotes' }).click();
-  let confirm = await confirmOpened;
-  await confirm.getByRole('button', { name: 'Register' }).click();
-  await q.locator('#register-status').filter({ hasText: 'The extension keeps the signed receipt' }).waitFor({ timeout: 30_000 });
-
-  const bp = await context.newPage();
-  await bp.goto(benchOrigin + '/');
-  confirmOpened = context.waitForEvent('page', (x) => x.url().includes('/src/popup/confirm.html'));
-  const registered = bp.evaluate(() => (window as unknown as { janus: { register(d: unknown): Promise<unknown> } }).janus.register({ plan: 'bench' }));
-  confirm = await confirmOpened;
-  await confirm.getByRole('button', { name: 'Register' }).click();
-  await registered;
-
-  // ---- latency, interleaved ----------------------------------------------------------------
-  /** Runs `rounds` rounds of every path (rotating the order), after `warm` untimed rounds; ms per fetch. */
-  const series = (page: Page, paths: string[], rounds: number, warm: number) =>
-    page.evaluate(
-      async ({ paths, rounds, warm }) => {
-        const out: Record<string, number[]> = Object.fromEntries(paths.map((p) => [p, []]));
-        for (let r = 0; r < warm + rounds; r++) {
-          for (let j = 0; j < paths.length; j++) {
-            const p = paths[(r + j) % paths.length]!;
-            const t0 = performance.now();
-            const res = await fetch(p, { cache: 'no-store' });
-            await res.arrayBuffer();
-            const dt = performance.now() - t0;
-            if (res.status !== 200) throw new Error(`${p}: status ${res.status}`);
-            if (r >= warm) out[p]!.push(dt);
-          }
-        }
-        return out;
+  const rows: [string, (f: Figures) => string][] = [
+    ['unlock (Argon2id, real parameters): median of 3', (f) => `${ms(median(f.unlock))} (${f.unlock.map((x) => x.toFixed(0)).join(', ')})`],
+    ['key derivation per vendor (vendorSession)', (f) => `${(median(f.derive) * 1000).toFixed(0)} us`],
+    ['SDDP Quotes /api/watchlist: added p50 (p99)', (f) => `${ms(median(f.watchlist.prot) - median(f.watchlist.base))} (${ms(pct(f.watchlist.prot, 99) - pct(f.watchlist.base, 99))})`],
+    ['EDDP steady, Quotes intraday: added p50 (p99)', (f) => `${ms(median(f.intraday.prot) - median(f.intraday.base))} (${ms(pct(f.intraday.prot, 99) - pct(f.intraday.base, 99))})`],
+    ['SDDP vs plain, same 1 KiB: added p50 (p99)', (f) => `${ms(median(f.same1k.prot) - median(f.same1k.base))} (${ms(pct(f.same1k.prot, 99) - pct(f.same1k.base, 99))})`],
+    ['plain fetch p50 (the baseline)', (f) => ms(median(f.watchlist.base))],
+    ...SIZES.map((size): [string, (f: Figures) => string] => [
+      `${label(size)}: verify + decrypt alone`,
+      (f) => {
+        const r = f.bulk.find((x) => x.size === size)!;
+        return `${ms(r.decrypt)}: ${(size / 1e6 / (r.decrypt / 1000)).toFixed(0)} MB/s`;
       },
-      { paths, rounds, warm },
-    );
-
-  await q.goto(demo.origin + '/');
-  const intraday = '/api/intraday/IBM';
-  const qs = await series(q, ['/favicon.svg', '/api/watchlist', intraday], N, 20);
-  const bs = await series(bp, ['/plain1k', '/sddp1k'], N, 20);
-  const big = await series(bp, ['/plain1m', '/sddp1m'], 20, 3);
-
-  // ---- bulk decryption inside the service worker, and key derivation (a) --------------------
-  const bundle = await build({
-    stdin: {
-      contents: `import { deliveryRequest, deliveryResponse, vendorSession } from './src/protocol/index.ts';
-                 import { fromHex } from './src/crypto/bytes.ts';
-                 globalThis.__janusBench = { deliveryRequest, deliveryResponse, vendorSession, fromHex };`,
-      resolveDir: resolve('.'),
-      loader: 'ts',
-    },
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'chrome116',
-    write: false,
-    logLevel: 'error',
-  });
-  const code = bundle.outputFiles[0]!.text;
-  const sw = worker();
-  await sw.evaluate(code);
-  const { idC, master } = await stretchSecret(IDENTITY, SECRET);
-  const s = vendorSession(master, idC, benchOrigin, 0);
-  type Bench = {
-    deliveryRequest: typeof import('../src/protocol/index.ts').deliveryRequest;
-    deliveryResponse: typeof import('../src/protocol/index.ts').deliveryResponse;
-    vendorSession: typeof vendorSession;
-    fromHex: (h: string) => Uint8Array;
-  };
-  const inWorker = await sw.evaluate(
-    async ({ alias, k, url, master, idC, runs, origins }) => {
-      const J = (globalThis as unknown as { __janusBench: Bench }).__janusBench;
-      const key = { alias, gen: 0, k: J.fromHex(k) };
-      const decrypt: number[] = [];
-      let bytes = 0;
-      for (let i = 0; i < runs; i++) {
-        const { request, pending } = await J.deliveryRequest({ key, level: 'sddp', method: 'GET', url, now: Math.floor(Date.now() / 1000) });
-        const res = await fetch(request.url, { headers: request.headers, credentials: 'omit', cache: 'no-store' });
-        const headers: Record<string, string> = {};
-        res.headers.forEach((v, name) => (headers[name] = v));
-        const msg = { status: res.status, headers, body: new Uint8Array(await res.arrayBuffer()) };
-        const t0 = performance.now();
-        const d = await J.deliveryResponse(pending, 'sddp', msg);
-        decrypt.push(performance.now() - t0);
-        bytes = d.body.length;
-      }
-      const m = J.fromHex(master);
-      // performance.now() is coarsened to 100 us here (no cross-origin isolation): time whole batches.
-      const derive: number[] = [];
-      for (let batch = 0; batch < 5; batch++) {
-        const t0 = performance.now();
-        for (let i = 0; i < origins; i++) J.vendorSession(m, idC, `https://v${batch}-${i}.example`, 0);
-        derive.push((performance.now() - t0) / origins);
-      }
-      return { decrypt, bytes, derive };
-    },
-    { alias: s.alias, k: toHex(s.k), url: benchOrigin + '/sddp1m', master: toHex(master), idC, runs: 12, origins: 1000 },
-  );
-
-  // ---- key derivation (b): through existing messages only -----------------------------------
-  const B = 300;
-  const freshImports: number[] = [];
-  const againImports: number[] = [];
-  for (let batch = 0; batch < 3; batch++) {
-    const doc = {
-      janus: 'vendor-list',
-      vendors: Array.from({ length: B }, (_, i) => ({ origin: `https://b${batch}-${i}.example`, alias: 'A'.repeat(22), fingerprint: 'sha256:bench' })),
-    };
-    const time = () =>
-      ext.evaluate(async (d) => {
-        const t0 = performance.now();
-        const r = (await chrome.runtime.sendMessage({ type: 'ui.import', payload: { document: d } })) as { ok: boolean };
-        if (!r.ok) throw new Error('import failed');
-        return performance.now() - t0;
-      }, doc);
-    const fresh = await time(); // B new origins: B derivations, plus the rules
-    const again = [await time(), await time()]; // the same origins: derived already, the same rules
-    freshImports.push(fresh);
-    againImports.push(...again);
-  }
-
-  // ---- report --------------------------------------------------------------------------------
-  const line = (label: string, text: string) => console.log(`  ${label.padEnd(46)} ${text}`);
-  const added = (base: number[], prot: number[], goal: string) => {
-    const a50 = median(prot) - median(base);
-    const a99 = pct(prot, 99) - pct(base, 99);
-    return `p50 ${ms(median(prot))} vs ${ms(median(base))}: added p50 ${ms(a50)} (${goal}); p99 ${ms(pct(prot, 99))} vs ${ms(pct(base, 99))}: added p99 ${ms(a99)}`;
-  };
-  console.log('\nResults (protected against plain, same run, same server, interleaved):');
-  line('unlock (Argon2id, real parameters, 3 runs)', `median ${ms(median(unlocks))} (${unlocks.map((x) => x.toFixed(0)).join(', ')} ms)`);
-  const d50 = median(inWorker.derive) * 1000;
-  line('key derivation per vendor, in the worker', `${d50.toFixed(0)} us (vendorSession: K and alias, two HKDFs; median of 5 batches of 1000 origins)`);
-  const fi = median(freshImports);
-  const ai = median(againImports);
-  line(
-    '  cross-check: ui.import of 300 origins',
-    `new ${ms(fi)} vs the same again ${ms(ai)}: ${(((fi - ai) / B) * 1000).toFixed(0)} us per new origin (storage and header rules dominate; noisy)`,
-  );
-  line('SDDP fetch, Quotes /api/watchlist', added(qs['/favicon.svg']!, qs['/api/watchlist']!, 'goal <= 3 ms'));
-  line('EDDP fetch (steady), Quotes /api/intraday/IBM', added(qs['/favicon.svg']!, qs[intraday]!, 'goal <= 5 ms'));
-  line('SDDP fetch, same 1 KiB body as plain route', added(bs['/plain1k']!, bs['/sddp1k']!, 'goal <= 3 ms'));
-  const dec = median(inWorker.decrypt);
-  const mb = inWorker.bytes / 1e6;
-  line('bulk: 1 MiB SDDP response, verify + decrypt', `median ${ms(dec)} in the worker: ${(mb / (dec / 1000)).toFixed(0)} MB/s (goal >= 100 MB/s)`);
-  const e2e = median(big['/sddp1m']!);
-  line('bulk: whole intercepted 1 MiB fetch (page)', `median ${ms(e2e)} vs plain ${ms(median(big['/plain1m']!))}: ${(mb / (e2e / 1000)).toFixed(0)} MB/s as the page sees it`);
+    ]),
+    ...SIZES.map((size): [string, (f: Figures) => string] => [
+      `${label(size)} fetch: protected / plain (floor)`,
+      (f) => {
+        const r = f.bulk.find((x) => x.size === size)!;
+        // The floor: the plain fetch plus the protocol's own work, with a transport that costs nothing.
+        return `${(r.prot / r.plain).toFixed(2)}x (${((r.plain + r.decrypt) / r.plain).toFixed(2)}x): ${ms(r.prot)} vs ${ms(r.plain)}`;
+      },
+    ]),
+  ];
+  const width = 48;
+  console.log(`\nResults (protected against plain, same run, same server, interleaved):\n`);
+  console.log(`  ${'measure'.padEnd(width)} ${ENGINES.map((e) => e.padEnd(34)).join(' ')}`);
+  for (const [name, fn] of rows) console.log(`  ${name.padEnd(width)} ${ENGINES.map((e) => fn(results[e]!).padEnd(34)).join(' ')}`);
 } catch (e) {
   failed = true;
   console.error('bench failed:', e);
 } finally {
-  await context.close().catch(() => {});
   await demo.close();
   benchServer.closeAllConnections();
   await new Promise<void>((ok) => benchServer.close(() => ok()));

@@ -1,93 +1,173 @@
-/** e2e helpers: Debian's Chromium with the built extension (flags from ../shared/PLATFORM.md). */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium, expect, type BrowserContext, type Page } from '@playwright/test';
+/** e2e helpers over the driver (driver.ts): the same steps in both browsers. */
+import { expect } from '@playwright/test';
+import type { ExtBrowser, ExtPage } from './driver.ts';
 
-export const DIST = resolve('dist');
-export const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
+export { ENGINES, launch, tempDir, UNPERMITTED_HOST, type Engine, type ExtBrowser, type ExtPage } from './driver.ts';
 
-export interface Browser {
-  context: BrowserContext;
-  profile: string;
-  extensionId: string;
+export const POPUP = 'src/popup/index.html';
+export const OPTIONS = 'src/options/index.html';
+
+/** Polls `fn` until it returns a value `check` accepts (the value is returned), or fails with the last one. */
+export async function eventually<T>(fn: () => Promise<T>, check: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let error: unknown;
+  for (;;) {
+    try {
+      last = await fn();
+      if (check(last)) return last;
+    } catch (e) {
+      error = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}${error ? ` (${String(error)})` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
-/** Stops the extension's service worker (as Chrome does after 30 s idle): its memory is gone after this. */
-export async function stopWorker(b: Browser, page: Page): Promise<void> {
-  const cdp = await b.context.newCDPSession(page);
-  await cdp.send('ServiceWorker.enable');
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  await cdp.detach();
+export function text(page: ExtPage, selector: string): Promise<string | null> {
+  return page.evaluate((s) => document.querySelector(s)?.textContent ?? null, selector);
 }
 
-export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+export function count(page: ExtPage, selector: string): Promise<number> {
+  return page.evaluate((s) => document.querySelectorAll(s).length, selector);
 }
 
-export async function launch(profile = tempDir('janus-profile-')): Promise<Browser> {
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      `--disable-extensions-except=${DIST}`,
-      `--load-extension=${DIST}`,
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const sw = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
-  const extensionId = new URL(sw.url()).host;
-  return { context, profile, extensionId };
+/** Waits until the element's text matches. */
+export async function expectText(page: ExtPage, selector: string, want: string | RegExp, timeoutMs = 15_000): Promise<string> {
+  const ok = (t: string | null) => t !== null && (typeof want === 'string' ? t.includes(want) : want.test(t));
+  return (await eventually(() => text(page, selector), ok, `${selector} to show ${String(want)}`, timeoutMs)) as string;
 }
 
-export const popupUrl = (b: Browser, tabId?: number) => `chrome-extension://${b.extensionId}/src/popup/index.html${tabId !== undefined ? `?tab=${tabId}` : ''}`;
-export const optionsUrl = (b: Browser) => `chrome-extension://${b.extensionId}/src/options/index.html`;
+export async function expectCount(page: ExtPage, selector: string, n: number, timeoutMs = 15_000): Promise<void> {
+  await eventually(() => count(page, selector), (c) => c === n, `${n} × ${selector}`, timeoutMs);
+}
+
+export async function bodyState(page: ExtPage, state: 'locked' | 'unlocked', timeoutMs = 15_000): Promise<void> {
+  await eventually(() => page.evaluate(() => document.body.dataset['state'] ?? null), (s) => s === state, `the popup to be ${state}`, timeoutMs);
+}
+
+/** The id of the tab showing `origin`, as an extension page sees it. */
+export async function tabShowing(b: ExtBrowser, origin: string): Promise<number> {
+  const p = await b.openExtensionPage(OPTIONS);
+  try {
+    return await eventually(
+      () =>
+        p.evaluate(async (o) => {
+          const api = ((globalThis as { browser?: unknown }).browser ?? (globalThis as { chrome?: unknown }).chrome) as { tabs: { query(q: object): Promise<{ id?: number; url?: string }[]> } };
+          const tabs = await api.tabs.query({});
+          return tabs.find((t) => t.url?.startsWith(o + '/'))?.id ?? -1;
+        }, origin),
+      (id) => id >= 0,
+      `a tab showing ${origin}`,
+    );
+  } finally {
+    await p.close();
+  }
+}
 
 /** Opens the popup as a tab, about the tab showing `origin` when given. */
-export async function openPopup(b: Browser, origin?: string): Promise<Page> {
-  const page = await b.context.newPage();
-  await page.goto(popupUrl(b));
-  if (origin) {
-    const tabId = await page.evaluate(async (o) => {
-      const tabs = await chrome.tabs.query({ url: `${o}/*` });
-      return tabs[0]?.id ?? -1;
-    }, origin);
-    if (tabId < 0) throw new Error(`no tab shows ${origin}`);
-    await page.goto(popupUrl(b, tabId));
-  }
-  return page;
+export async function openPopup(b: ExtBrowser, origin?: string): Promise<ExtPage> {
+  const query = origin ? `?tab=${await tabShowing(b, origin)}` : '';
+  return b.openExtensionPage(POPUP + query);
 }
 
 /** Unlocks through the popup page; returns the popup. */
-export async function unlock(b: Browser, identity: string, secret: string, origin?: string): Promise<Page> {
+export async function unlock(b: ExtBrowser, identity: string, secret: string, origin?: string): Promise<ExtPage> {
   const popup = await openPopup(b, origin);
-  await expect(popup.locator('body[data-state="locked"]')).toBeVisible();
-  await popup.getByLabel('Identity (for example your e-mail address)').fill(identity);
-  await popup.getByLabel('Secret', { exact: true }).fill(secret);
-  await popup.getByRole('button', { name: 'Unlock' }).click();
-  await expect(popup.locator('body[data-state="unlocked"]')).toBeVisible({ timeout: 30_000 });
+  await bodyState(popup, 'locked');
+  await popup.fill('#identity', identity);
+  await popup.fill('#secret', secret);
+  await popup.click('#unlock');
+  await bodyState(popup, 'unlocked', 60_000);
   return popup;
 }
 
-/** A fetch from the page, reporting the typed error of a rejected promise. */
-export async function pageFetch(page: Page, path: string): Promise<{ status?: number; body?: unknown; code?: string; message?: string }> {
-  return page.evaluate(async (p) => {
+/** Sends a message to the worker from an extension page, as the popup and options do. */
+export async function ask<T>(b: ExtBrowser, type: string, payload: Record<string, unknown> = {}): Promise<T> {
+  const p = await b.openExtensionPage(OPTIONS);
+  try {
+    return await p.evaluate(async ({ type, payload }) => {
+      const api = ((globalThis as { browser?: unknown }).browser ?? (globalThis as { chrome?: unknown }).chrome) as { runtime: { sendMessage(m: unknown): Promise<unknown> } };
+      return (await api.runtime.sendMessage({ type, payload })) as T;
+    }, { type, payload });
+  } finally {
+    await p.close();
+  }
+}
+
+/** What the extension holds: header rules, the unlocked state in storage.session, the auto-lock alarm. */
+export async function extensionState(b: ExtBrowser): Promise<{ rules: number; unlocked: boolean; alarm: { scheduledTime: number } | null }> {
+  const p = await b.openExtensionPage(OPTIONS);
+  try {
+    return await p.evaluate(async () => {
+      const api = ((globalThis as { browser?: unknown }).browser ?? (globalThis as { chrome?: unknown }).chrome) as {
+        declarativeNetRequest: { getSessionRules(): Promise<unknown[]> };
+        storage: { session: { get(k: string): Promise<Record<string, unknown>> } };
+        alarms: { get(n: string): Promise<{ scheduledTime: number } | undefined> };
+      };
+      const rules = await api.declarativeNetRequest.getSessionRules();
+      const s = await api.storage.session.get('unlocked');
+      const alarm = (await api.alarms.get('janus-autolock')) ?? null;
+      return { rules: rules.length, unlocked: s['unlocked'] !== undefined && s['unlocked'] !== null, alarm };
+    });
+  } finally {
+    await p.close();
+  }
+}
+
+/** The worker instance's start time: a new value after the background was stopped and woken. */
+export function backgroundStartedAt(b: ExtBrowser): Promise<number> {
+  return ask<{ value: { startedAt: number } }>(b, 'ui.worker').then((r) => r.value.startedAt);
+}
+
+/**
+ * A fetch from the page, reporting the typed error of a rejected promise. On a Janus page it
+ * first waits for the provider (a page's protected fetch goes through Janus only once the page
+ * asked for it, docs/PAGE-API.md); `plain: true` fetches at once, as on a page of another site.
+ */
+export async function pageFetch(
+  page: ExtPage,
+  path: string,
+  init: { method?: string; body?: string; contentType?: string; plain?: boolean } = {},
+): Promise<{ status?: number; body?: unknown; code?: string; message?: string }> {
+  if (!init.plain) await eventually(() => page.evaluate(() => typeof (window as { janus?: unknown }).janus), (t) => t === 'object', 'window.janus (the provider)');
+  return page.evaluate(async ({ path, init }) => {
     try {
-      const res = await fetch(p, { headers: { accept: 'application/json' } });
+      const res = await fetch(path, {
+        method: init.method ?? 'GET',
+        headers: { accept: 'application/json', ...(init.contentType ? { 'content-type': init.contentType } : {}) },
+        ...(init.body !== undefined ? { body: init.body } : {}),
+      });
       return { status: res.status, body: await res.json().catch(() => null) };
     } catch (e) {
       const err = e as { code?: string; message?: string };
       return { code: err.code, message: err.message };
     }
-  }, path);
+  }, { path, init });
 }
 
-declare global {
-  // The popup page has the chrome namespace; typed loosely here for page.evaluate only.
-  const chrome: { tabs: { query(q: { url: string }): Promise<{ id?: number }[]> }; runtime: { sendMessage(m: unknown): Promise<unknown> } };
+type JanusApi = { status(): Promise<unknown>; register(d: unknown, o?: unknown): Promise<unknown>; acknowledge(w?: unknown): Promise<unknown> };
+
+/** `janus.<call>()` in the page; a rejection comes back as `{ code, message }`. */
+export async function janusCall(page: ExtPage, call: 'status' | 'register' | 'acknowledge', arg?: unknown): Promise<Record<string, unknown>> {
+  return page.evaluate(async ({ call, arg }) => {
+    const j = (window as unknown as { janus?: JanusApi }).janus;
+    if (!j) return { code: 'no_janus' };
+    try {
+      const fn = j[call] as (a?: unknown) => Promise<unknown>;
+      return { value: await (arg === undefined ? fn() : fn(arg)) } as Record<string, unknown>;
+    } catch (e) {
+      return { code: (e as { code?: string }).code, message: (e as Error).message };
+    }
+  }, { call, arg });
+}
+
+/** The page's status through window.janus, once the page script is there. */
+export async function pageStatus(page: ExtPage): Promise<Record<string, unknown>> {
+  const r = await eventually(() => janusCall(page, 'status'), (x) => x['code'] !== 'no_janus', 'window.janus');
+  return (r['value'] ?? r) as Record<string, unknown>;
+}
+
+export function expectCode(r: Record<string, unknown> | { code?: string }, code: string): void {
+  expect((r as { code?: string }).code).toBe(code);
 }

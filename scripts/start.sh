@@ -6,6 +6,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "==> installing npm packages (npm ci)"
   npm ci --no-audit --no-fund
 fi
-echo "==> building the extension (dist/, janus-extension.zip)"
+echo "==> building the extension (dist/chrome, dist/firefox and their zips)"
 npm run build --silent
 exec npx tsx demo/main.ts

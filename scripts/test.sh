@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): installs what is missing, then runs every test:
-# typecheck, vitest (unit, vector, protocol, property, demo), then the extension's build and its
-# end-to-end tests in Debian's Chromium (Playwright, e2e/).
+# typecheck, vitest (unit, vector, protocol, property, vendor, demo), the extension's two builds
+# and Mozilla's linter on the Firefox one, then the end-to-end scenarios in Debian's Chromium and
+# Debian's Firefox ESR (e2e/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,28 +11,33 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "==> installing Debian's chromium (the e2e tests never download a browser)"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update && apt-get install -y chromium
-  else
-    sudo apt-get update && sudo apt-get install -y chromium
-  fi
+# Debian's browsers: the tests never download one.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing Debian's ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update
+  $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
 echo "==> typecheck"
 npx tsc --noEmit -p tsconfig.json
 
-echo "==> unit, vector, protocol and property tests"
+echo "==> unit, vector, protocol, property and vendor tests"
 mkdir -p test-results
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json || status=$?
 
-echo "==> build the extension (dist/, janus-extension.zip)"
+echo "==> build the extension (dist/chrome, dist/firefox, janus-chrome.zip, janus-firefox.zip)"
 e2e_status=0
 rm -f test-results/e2e.json
 if npm run build; then
-  echo "==> end-to-end tests (Chromium, the built extension, the demo vendor)"
+  echo "==> web-ext lint dist/firefox (Mozilla's linter: no error, no warning)"
+  npx web-ext lint --source-dir dist/firefox --warnings-as-errors --boring || status=1
+  echo "==> end-to-end tests (Chromium and Firefox ESR, the built extension, the demo vendor)"
   npx playwright test || e2e_status=$?
 else
   e2e_status=1

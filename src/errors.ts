@@ -41,6 +41,9 @@ export const ERRORS = {
   locked: { status: 423, text: 'the extension is locked' },
   not_registered: { status: 404, text: 'not registered with this vendor, or a wrong identity or secret' },
   origin_not_allowed: { status: 403, text: 'this origin may not use that key' },
+  user_declined: { status: 403, text: 'the user declined or closed the confirmation' },
+  user_activation_required: { status: 403, text: 'the page may ask for this only right after the user clicked or typed on it' },
+  registration_pending: { status: 409, text: 'a registration proposal from this page is already waiting for the user' },
   bad_input: { status: 400, text: 'an argument is out of range' },
   internal: { status: 500, text: 'internal error' },
 } as const satisfies Record<string, { status: number; text: string }>;

@@ -1,7 +1,8 @@
 // Quotes, the Janus demo vendor: the pages' script. Plain fetch() calls; the Janus extension
 // intercepts those to protected routes (SDDP, EDDP) and answers with the decrypted response.
 //
-// The page API the demo expects from the extension (window.janus, all optional):
+// The page API (docs/PAGE-API.md): the page asks for the provider with a `janus:requestProvider`
+// event; where the extension serves this site it answers `janus:announceProvider` with
 //   janus.register(data, { receipt?: boolean, chain?: number }) -> Promise<result>
 //       propose subscription data to the user; `chain` asks for a PayWord chain of that many deliveries
 //   janus.status() -> Promise<object>        e.g. { unlocked, registered, alias }
@@ -9,7 +10,18 @@
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
-  const janus = () => (typeof window.janus === 'object' && window.janus !== null ? window.janus : null);
+  let provider = null;
+  // Protected fetches wait for the provider (at most a moment): until the extension has looked at
+  // this site, it does not intercept them.
+  const providerReady = new Promise((resolve) => {
+    window.addEventListener('janus:announceProvider', (e) => {
+      if (e.detail && typeof e.detail.provider === 'object') provider = e.detail.provider;
+      resolve(provider);
+    });
+    setTimeout(() => resolve(null), 1500);
+  });
+  window.dispatchEvent(new Event('janus:requestProvider'));
+  const janus = () => provider;
   const NO_EXTENSION =
     'The Janus extension is not active on this page. Load it (npm start builds it into dist/: chrome://extensions, Developer mode, Load unpacked), unlock it with your identity and secret, and reload.';
 
@@ -59,6 +71,7 @@
   }
 
   async function request(path, init, what, statusEl) {
+    await providerReady;
     let res;
     try {
       res = await fetch(path, { ...init, headers: { accept: 'application/json', ...(init && init.headers) } });
@@ -312,7 +325,9 @@
   // ---- Start --------------------------------------------------------------------------------
 
   function start() {
-    if (!janus()) say($('extension'), NO_EXTENSION, 'error');
+    void providerReady.then((j) => {
+      if (!j) say($('extension'), NO_EXTENSION, 'error');
+    });
     const page = document.body.dataset.page;
     if (page === 'home') home();
     else if (page === 'watchlist') watchlist();

@@ -3,7 +3,7 @@
  * (§8) or EDDP (§9, with piggybacked challenges and PayWord acknowledgements, §11.2), and the
  * verified, decrypted answer goes back to the page. The origin is the sender frame's, never the page's word.
  */
-import { b64u, wipe } from '../crypto/bytes.ts';
+import { b64u, utf8, wipe } from '../crypto/bytes.ts';
 import {
   ackRequest,
   challengeRequest,
@@ -24,9 +24,9 @@ import {
 } from '../protocol/index.ts';
 import { vendorsItem, type Frozen } from '../shared-ext/storage.ts';
 import type { VendorEntry, WireRequest, WireResponse } from '../shared-ext/types.ts';
-import { decodeBody, encodeBody } from '../shared-ext/wire.ts';
+import { decodeBody } from '../shared-ext/wire.ts';
 import { pinnedDiscovery } from './discovery.ts';
-import { refreshRules } from './dnr.ts';
+import { vendorListChanged } from './pagescript.ts';
 import { chainFor, sessionFor } from './keys.ts';
 import { send } from './net.ts';
 
@@ -47,7 +47,7 @@ function errorToPage(res: HttpResponseMsg, err: JanusError): WireResponse {
       status: 404,
       statusText: 'Not Registered',
       headers: [['content-type', 'application/json'], ['janus-error', 'not_registered']],
-      body: encodeBody(new TextEncoder().encode(JSON.stringify(body))),
+      body: utf8(JSON.stringify(body)),
     };
   }
   const keep = ['content-type', 'janus-error', 'retry-after'];
@@ -55,7 +55,7 @@ function errorToPage(res: HttpResponseMsg, err: JanusError): WireResponse {
     status: res.status,
     statusText: '',
     headers: Object.entries(res.headers).filter(([k]) => keep.includes(k)),
-    body: encodeBody(res.body),
+    body: res.body,
   };
 }
 
@@ -138,15 +138,16 @@ async function once(
   for (const [k, v] of Object.entries(res.headers)) {
     if (k === 'cache-control' || k === 'date' || k === 'last-modified' || k === 'etag') headers.push([k, v]);
   }
-  return { s, out: { status: d.status, statusText: '', headers, body: encodeBody(d.body) }, acked: ack, receipt: d.receipt };
+  return { s, out: { status: d.status, statusText: '', headers, body: d.body }, acked: ack, receipt: d.receipt };
 }
 
-function requestBody(s: unknown): Uint8Array {
+function requestBody(b: unknown): Uint8Array {
+  if (b instanceof Uint8Array) return b; // Firefox: a structured clone
   try {
-    if (typeof s !== 'string') throw new TypeError('not a string');
-    return decodeBody(s);
+    if (typeof b !== 'string') throw new TypeError('not a string');
+    return decodeBody(b);
   } catch {
-    throw new JanusError('bad_input', 'the request body must be base64url');
+    throw new JanusError('bad_input', 'the request body must be bytes or base64url');
   }
 }
 
@@ -197,7 +198,7 @@ export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireRe
           status: 402,
           statusText: 'Payment Required',
           headers: [['content-type', 'application/json'], ['janus-error', 'ack_required']],
-          body: encodeBody(new TextEncoder().encode(JSON.stringify(err.toJSON()))),
+          body: utf8(JSON.stringify(err.toJSON())),
         };
       }
       if (!(e instanceof VendorRefused)) throw e;
@@ -287,7 +288,7 @@ async function remember(
     // Rare (a new vendor or generation): saved, and its header rule made, before the page goes on.
     applyNotes();
     await vendorsItem.update(note);
-    await refreshRules();
+    await vendorListChanged();
     return;
   }
   notes.push(note);

@@ -6,12 +6,14 @@
 import { JanusError, slotOf, vendorIdentity } from '../protocol/index.ts';
 import { browser, senderOrigin } from '../shared-ext/browser.ts';
 import { settingsItem, vendorsItem } from '../shared-ext/storage.ts';
-import type { PageRoutes, PageStatus, Settings, TabStatus, VendorEntry, WireRequest } from '../shared-ext/types.ts';
+import { AUTOLOCK_MAX_MINUTES, type FrameState, type PageRoutes, type PageStatus, type Settings, type TabStatus, type VendorEntry, type WireRequest } from '../shared-ext/types.ts';
 import type { Runtime } from 'webextension-polyfill';
 import { discover, forgetDiscovery } from './discovery.ts';
 import { acknowledge, applyNotes, forgetChallenges, proxyFetch } from './deliver.ts';
 import { nextRefresh, refreshRules, removeAllRules } from './dnr.ts';
+import { frameVerdict, type FrameFacts, type FrameVerdict } from './frames.ts';
 import { lock, unlock, unlocked } from './keys.ts';
+import { injectPageScript, knownVendors, markProvided, vendorListChanged } from './pagescript.ts';
 import { decide, getProposal, proposeFromPage, redact, register } from './register.ts';
 
 export const AUTOLOCK_ALARM = 'janus-autolock';
@@ -22,6 +24,8 @@ type Ctx = { sender: Runtime.MessageSender };
 type PageCtx = Ctx & { idV: string; tabId: number | null };
 type Handler =
   | { audience: 'page'; run: (payload: Record<string, unknown>, ctx: PageCtx) => Promise<unknown> }
+  /** Page messages that decide about the frame themselves (they answer every frame). */
+  | { audience: 'frame'; run: (payload: Record<string, unknown>, ctx: Ctx & { verdict: FrameVerdict }) => Promise<unknown> }
   | { audience: 'ui'; run: (payload: Record<string, unknown>, ctx: Ctx) => Promise<unknown> };
 
 const str = (p: Record<string, unknown>, k: string): string => {
@@ -37,10 +41,9 @@ const int = (p: Record<string, unknown>, k: string): number => {
 
 /** Locks now: keys wiped from memory and storage.session, every header rule removed. */
 export async function lockAll(): Promise<void> {
-  await lock();
+  const locked = lock(); // the epoch moves now, before any await (keys.ts)
   forgetChallenges();
-  await removeAllRules();
-  await browser.alarms.clear(AUTOLOCK_ALARM);
+  await Promise.all([locked, removeAllRules(), browser.alarms.clear(AUTOLOCK_ALARM)]);
 }
 
 let lastTouch = 0;
@@ -88,6 +91,35 @@ async function tabStatus(tabId: number): Promise<TabStatus> {
 
 export const HANDLERS: Record<string, Handler> = {
   // ---- content scripts (the page's own origin only) ----
+  'page.hello': {
+    audience: 'frame',
+    async run(_p, { verdict }): Promise<FrameState> {
+      if (verdict.kind === 'janus') return { state: 'janus' };
+      if (verdict.kind === 'refused') return { state: 'refused', error: { code: verdict.code, message: verdict.message } };
+      return { state: 'silent' };
+    },
+  },
+  'page.provide': {
+    audience: 'frame',
+    // The site asked for the provider (janus:requestProvider): only now is its discovery document
+    // fetched. On a Janus site the page script goes into the asking frame: a frame Janus serves
+    // gets the API; one it refuses (sandboxed, or framed by another site) gets the API whose calls
+    // all fail with the reason. Anywhere else nothing happens.
+    async run(_p, { sender }): Promise<{ injected: boolean }> {
+      let byUrl: string;
+      try {
+        byUrl = vendorIdentity(sender.url ?? '');
+      } catch {
+        return { injected: false };
+      }
+      const { doc } = await discover(byUrl);
+      if (!doc) return { injected: false };
+      const verdict = frameVerdict(frameFacts(sender), (idV) => idV === byUrl);
+      if (verdict.kind === 'janus') await markProvided(verdict.idV);
+      await injectPageScript(sender);
+      return { injected: true };
+    },
+  },
   'page.routes': {
     audience: 'page',
     async run(_p, { idV, tabId }): Promise<PageRoutes> {
@@ -116,7 +148,8 @@ export const HANDLERS: Record<string, Handler> = {
     audience: 'page',
     async run(p, { idV }) {
       const opts = (typeof p['options'] === 'object' && p['options'] !== null ? p['options'] : {}) as { receipt?: unknown; chain?: unknown };
-      return proposeFromPage(idV, p['data'] ?? {}, opts);
+      // userActivation is the relay's reading of navigator.userActivation, not the page's word.
+      return proposeFromPage(idV, p['data'] ?? {}, opts, p['userActivation'] === true);
     },
   },
   'page.acknowledge': {
@@ -150,8 +183,12 @@ export const HANDLERS: Record<string, Handler> = {
   'ui.register': {
     audience: 'ui',
     async run(p) {
+      // The origin the popup showed: the tab may have moved to another site since (a page can
+      // navigate its own tab while the popup is open), and then nothing is registered.
+      const shown = str(p, 'origin');
       const origin = await tabOrigin(int(p, 'tabId'));
       if (!origin) throw new JanusError('wrong_vendor', 'this tab is not a Janus site');
+      if (origin !== shown) throw new JanusError('wrong_vendor', `the tab now shows ${origin}, not ${shown}: nothing was registered`);
       const data = (typeof p['data'] === 'object' && p['data'] !== null ? p['data'] : {}) as Record<string, never>;
       return register(origin, data, { receipt: p['receipt'] === true, chain: null });
     },
@@ -168,7 +205,7 @@ export const HANDLERS: Record<string, Handler> = {
         return rest;
       });
       forgetDiscovery(origin);
-      await refreshRules();
+      await vendorListChanged();
     },
   },
   'ui.settings': { audience: 'ui', run: async () => settingsItem.get() },
@@ -176,7 +213,7 @@ export const HANDLERS: Record<string, Handler> = {
     audience: 'ui',
     async run(p) {
       const minutes = int(p, 'autoLockMinutes');
-      if (minutes < 0 || minutes > 24 * 60) throw new JanusError('bad_input', 'auto-lock must be 0..1440 minutes');
+      if (minutes < 0 || minutes > AUTOLOCK_MAX_MINUTES) throw new JanusError('bad_input', `auto-lock must be 0..${AUTOLOCK_MAX_MINUTES} minutes`);
       const s: Settings = { autoLockMinutes: minutes, showSlot: p['showSlot'] === true };
       await settingsItem.set(s);
       lastTouch = 0;
@@ -219,11 +256,15 @@ export const HANDLERS: Record<string, Handler> = {
         for (const v of incoming) next[v.origin] = v;
         return next;
       });
-      await refreshRules();
+      await vendorListChanged();
       return { imported: incoming.length };
     },
   },
 };
+
+function frameFacts(sender: Runtime.MessageSender): FrameFacts {
+  return { origin: senderOrigin(sender), url: sender.url, frameId: sender.frameId, tabUrl: sender.tab?.url };
+}
 
 function isExtensionPage(sender: Runtime.MessageSender): boolean {
   const base = browser.runtime.getURL('');
@@ -249,13 +290,9 @@ export async function dispatch(message: unknown, sender: Runtime.MessageSender, 
   if (sender.id !== browser.runtime.id || !sender.tab || isExtensionPage(sender)) {
     throw new JanusError('origin_not_allowed', 'only a page’s content script may send this');
   }
-  const origin = senderOrigin(sender);
-  let idV: string;
-  try {
-    if (!origin) throw new Error('no origin');
-    idV = vendorIdentity(origin);
-  } catch {
-    throw new JanusError('origin_not_allowed', 'this page’s origin cannot be a Janus vendor (https, or http on loopback)');
-  }
-  return h.run(p, { sender, idV, tabId: sender.tab.id ?? null });
+  const verdict = frameVerdict(frameFacts(sender), await knownVendors(sender));
+  if (h.audience === 'frame') return h.run(p, { sender, verdict });
+  if (verdict.kind === 'refused') throw new JanusError(verdict.code, verdict.message);
+  if (verdict.kind === 'silent') throw new JanusError('origin_not_allowed', 'this page is not a Janus vendor’s');
+  return h.run(p, { sender, idV: verdict.idV, tabId: sender.tab.id ?? null });
 }

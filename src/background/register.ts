@@ -8,12 +8,15 @@ import { openExtensionWindow } from '../shared-ext/browser.ts';
 import { vendorsItem, StorageItem } from '../shared-ext/storage.ts';
 import type { Proposal, RegisterResult, VendorEntry } from '../shared-ext/types.ts';
 import { pinnedDiscovery } from './discovery.ts';
-import { refreshRules } from './dnr.ts';
 import { requireUnlocked, sessionFor } from './keys.ts';
+import { vendorListChanged } from './pagescript.ts';
 import { send } from './net.ts';
 
-/** Proposals waiting for the user (non-secret: what the page proposed), surviving a worker restart. */
-const proposalsItem = new StorageItem<Record<string, Proposal>>('proposals', {}, 'session');
+/**
+ * Proposals waiting for the user (non-secret: what the page proposed), surviving a worker restart,
+ * with the window that shows each. At most one per origin: a page cannot stack windows.
+ */
+const proposalsItem = new StorageItem<Record<string, Proposal & { windowId: number | null; tabId: number | null }>>('proposals', {}, 'session');
 const waiting = new Map<string, { resolve: (r: RegisterResult) => void; reject: (e: unknown) => void }>();
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -37,45 +40,80 @@ function checkData(data: unknown): JsonObject {
   return JSON.parse(json) as JsonObject;
 }
 
-/** The page's register(data, opts): shows the proposal to the user and waits for the decision. */
-export async function proposeFromPage(idV: string, data: unknown, opts: { receipt?: unknown; chain?: unknown }): Promise<RegisterResult> {
+/**
+ * The page's register(data, opts): shows the proposal to the user and waits for the decision.
+ * Only right after a user gesture on the page (`userActivation`, read by the relay), and one at a
+ * time per origin; closing the window declines.
+ */
+export async function proposeFromPage(
+  idV: string,
+  data: unknown,
+  opts: { receipt?: unknown; chain?: unknown },
+  userActivation: boolean,
+): Promise<RegisterResult> {
+  if (!userActivation) throw new JanusError('user_activation_required', 'janus.register() opens a window only right after the user clicked or typed on the page');
   await requireUnlocked();
-  const doc = await pinnedDiscovery(idV, { fresh: true });
   const chain = opts.chain === undefined || opts.chain === null ? null : Number(opts.chain);
   if (chain !== null && (!Number.isInteger(chain) || chain < 1 || chain > 100_000)) throw new JanusError('bad_input', 'chain must be 1..100000');
-  const p: Proposal = {
-    id: b64u.encode(randomBytes(12)),
-    origin: idV,
-    name: doc.name,
-    data: checkData(data),
-    receipt: opts.receipt === true,
-    chain,
-    receiptPolicy: doc.receipt,
-    subscription: doc.subscription,
-  };
-  await proposalsItem.update((all) => ({ ...all, [p.id]: p }));
-  const result = new Promise<RegisterResult>((resolve, reject) => waiting.set(p.id, { resolve, reject }));
-  await openExtensionWindow(`src/popup/confirm.html?id=${encodeURIComponent(p.id)}`);
-  return result;
+  const checked = checkData(data);
+  const id = b64u.encode(randomBytes(12));
+  // Claimed before any await that could let a second call in: one proposal per origin.
+  await proposalsItem.update((all) => {
+    if (Object.values(all).some((p) => p.origin === idV)) throw new JanusError('registration_pending', 'a registration proposal from this site is already waiting for you in its window');
+    return { ...all, [id]: { id, origin: idV, name: null, data: checked, receipt: opts.receipt === true, chain, receiptPolicy: 'none', subscription: null, windowId: null, tabId: null } };
+  });
+  try {
+    const doc = await pinnedDiscovery(idV, { fresh: true });
+    const result = new Promise<RegisterResult>((resolve, reject) => waiting.set(id, { resolve, reject }));
+    const shown = await openExtensionWindow(`src/popup/confirm.html?id=${encodeURIComponent(id)}`);
+    await proposalsItem.update((all) => (all[id] ? { ...all, [id]: { ...all[id], name: doc.name, receiptPolicy: doc.receipt, subscription: doc.subscription, ...shown } } : all));
+    return await result;
+  } catch (e) {
+    waiting.delete(id);
+    await dropProposal(id);
+    throw e;
+  }
+}
+
+async function dropProposal(id: string): Promise<boolean> {
+  let had = false;
+  await proposalsItem.update((all) => {
+    had = Object.hasOwn(all, id);
+    const { [id]: _gone, ...rest } = all;
+    return rest;
+  });
+  return had;
+}
+
+/** A confirmation window or tab closed: its open proposal is declined (the page's promise rejects). */
+export async function onConfirmationClosed(where: { windowId?: number; tabId?: number }): Promise<void> {
+  const open = Object.values(await proposalsItem.get()).filter(
+    (p) => (where.windowId !== undefined && p.windowId === where.windowId) || (where.tabId !== undefined && p.tabId === where.tabId),
+  );
+  for (const p of open) {
+    if (!(await dropProposal(p.id))) continue;
+    const w = waiting.get(p.id);
+    waiting.delete(p.id);
+    w?.reject(new JanusError('user_declined', 'the confirmation window was closed'));
+  }
 }
 
 export async function getProposal(id: string): Promise<Proposal> {
   const p = (await proposalsItem.get())[id];
   if (!p) throw new JanusError('bad_input', 'this registration request is no longer open');
-  return p;
+  const { windowId: _w, tabId: _t, ...proposal } = p;
+  return proposal;
 }
 
 /** The user's decision in the confirmation page. */
 export async function decide(id: string, accept: boolean): Promise<RegisterResult | null> {
   const p = await getProposal(id);
-  await proposalsItem.update((all) => {
-    const { [id]: _gone, ...rest } = all;
-    return rest;
-  });
+  // Taken out first, so that a second click or the window's closing cannot decide it again.
+  if (!(await dropProposal(id))) throw new JanusError('bad_input', 'this registration request is no longer open');
   const w = waiting.get(id);
   waiting.delete(id);
   if (!accept) {
-    w?.reject(new JanusError('bad_input', 'the user declined the registration'));
+    w?.reject(new JanusError('user_declined', 'the user declined the registration'));
     return null;
   }
   try {
@@ -127,6 +165,6 @@ export async function register(idV: string, data: JsonObject, opts: { receipt: b
     lastAcked: 0,
   };
   await vendorsItem.update((all) => ({ ...all, [idV]: entry }));
-  await refreshRules();
+  await vendorListChanged();
   return { alias: r.alias, gen: r.gen, registeredAt: r.registeredAt, validUntil: r.validUntil, receipt: r.receipt !== null };
 }

@@ -1,8 +1,17 @@
 /**
- * Argon2id (RFC 9106) from @noble/hashes, asynchronous so that a long derivation never blocks the
- * MV3 service worker or the page: noble yields to the event loop every `asyncTick` milliseconds.
+ * Argon2id (RFC 9106), the cost of every unlock (docs/PROTOCOL.md §3.3). Two implementations that
+ * must agree byte for byte (argon2.test.ts, and the vectors under both):
+ *
+ * - WebAssembly (hash-wasm): about four times faster than JavaScript, so an unlock at the real
+ *   parameters takes well under a second (bench/extension.ts). It runs in one go, so its progress
+ *   is only "started" and "done". The extension's pages allow it with `'wasm-unsafe-eval'`
+ *   (manifest.json); where WebAssembly cannot be compiled, the JavaScript one takes over.
+ * - JavaScript (@noble/hashes), asynchronous: it yields to the event loop every few milliseconds
+ *   and reports its progress. Also used for the secret value and associated data of RFC 9106,
+ *   which Janus does not use and hash-wasm does not offer.
  */
 import { argon2idAsync } from '@noble/hashes/argon2.js';
+import { argon2id as wasmArgon2id } from 'hash-wasm';
 import { abytes } from './bytes.ts';
 
 export interface Argon2Params {
@@ -28,13 +37,31 @@ const ASYNC_TICK_MS = 10;
 export interface Argon2Options {
   /** Tag length in bytes, RFC 9106 §3.1 "T" (4..2^32-1); default 32. */
   dkLen?: number;
-  /** Called with the completed fraction (0..1], non-decreasing, last call 1. */
+  /**
+   * Called with the completed fraction: non-decreasing, last call 1. JavaScript reports as it goes
+   * (every call above 0); WebAssembly runs in one go and reports 0, then 1.
+   */
   onProgress?: (fraction: number) => void;
   /** RFC 9106 §3.1 secret value "K". */
   key?: Uint8Array;
   /** RFC 9106 §3.1 associated data "X". */
   personalization?: Uint8Array;
+  /** Which implementation (tests): default WebAssembly where it can run, else JavaScript. */
+  engine?: 'wasm' | 'js';
 }
+
+/** Whether WebAssembly ran here; decided by the first derivation that tries it. */
+let wasmWorks: boolean | undefined;
+let wasmImpl: typeof wasmArgon2id = wasmArgon2id;
+
+/** Tests: puts another WebAssembly implementation in place (one that fails, to see the fallback); null restores. */
+export function _useWasmArgon2(impl: typeof wasmArgon2id | null): void {
+  wasmImpl = impl ?? wasmArgon2id;
+  wasmWorks = undefined;
+}
+
+/** Which engine the last derivation used (bench, tests). */
+export let argon2Engine: 'wasm' | 'js' | null = null;
 
 function checkInt(name: string, v: unknown, min: number, max: number): void {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
@@ -68,6 +95,30 @@ export async function argon2id(
   if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') {
     throw new TypeError('"onProgress" expected a function');
   }
+  const wantWasm = opts.engine !== 'js' && opts.key === undefined && opts.personalization === undefined;
+  if (wantWasm && (wasmWorks !== false || opts.engine === 'wasm')) {
+    try {
+      opts.onProgress?.(0);
+      const tag = await wasmImpl({
+        password,
+        salt,
+        parallelism: params.p,
+        iterations: params.t,
+        memorySize: params.m,
+        hashLength: dkLen,
+        outputType: 'binary',
+      });
+      wasmWorks = true;
+      argon2Engine = 'wasm';
+      opts.onProgress?.(1);
+      return tag;
+    } catch (e) {
+      // No WebAssembly here (a CSP without 'wasm-unsafe-eval', say): JavaScript from now on.
+      if (opts.engine === 'wasm' || wasmWorks === true) throw e;
+      wasmWorks = false;
+    }
+  }
+  argon2Engine = 'js';
   return argon2idAsync(password, salt, {
     m: params.m,
     t: params.t,

@@ -62,7 +62,8 @@ function renderSite(s: TabStatus, tabId: number | null): void {
     button.disabled = true;
     say('Registering…');
     try {
-      const r = await ask<RegisterResult>('ui.register', { tabId });
+      // The origin shown here: the worker refuses if the tab has moved to another site since.
+      const r = await ask<RegisterResult>('ui.register', { tabId, origin: s.origin });
       say(`Registered as ${r.alias}. Reload the page to be recognized.`, 'ok');
       await refresh();
     } catch (e) {
@@ -102,7 +103,11 @@ $('show-secret').addEventListener('click', () => {
 
 browser.runtime.onMessage.addListener((m: unknown) => {
   const p = m as { type?: string; fraction?: number };
-  if (p.type === 'unlock.progress' && typeof p.fraction === 'number') $<HTMLProgressElement>('progress').value = Math.round(p.fraction * 100);
+  if (p.type !== 'unlock.progress' || typeof p.fraction !== 'number') return undefined;
+  // WebAssembly Argon2id reports only its start (0) and end: the bar stays indeterminate till then.
+  const bar = $<HTMLProgressElement>('progress');
+  if (p.fraction > 0) bar.value = Math.round(p.fraction * 100);
+  else bar.removeAttribute('value');
   return undefined;
 });
 

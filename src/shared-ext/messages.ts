@@ -11,7 +11,7 @@ export function toReply<T>(value: T): Reply<T> {
 
 /** A handler's failure as it crosses the message boundary: the code and plain words, never a key. */
 export function errorReply(e: unknown): Reply<never> {
-  if (e instanceof JanusError) return { ok: false, error: { code: e.code, message: e.message } };
+  if (e instanceof JanusError) return { ok: false, error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } };
   const message = e instanceof Error ? e.message : String(e);
   return { ok: false, error: { code: 'internal', message } };
 }
@@ -21,7 +21,7 @@ export function rethrow<T>(reply: unknown): T {
   const r = reply as Reply<T>;
   if (r.ok) return r.value;
   const code: ErrorCode = isErrorCode(r.error?.code) ? r.error.code : 'internal';
-  throw new JanusError(code, r.error?.message);
+  throw new JanusError(code, r.error?.message, r.error?.details);
 }
 
 export function isExtensionError(x: unknown): x is ExtensionError {

@@ -46,6 +46,7 @@ const fake = vi.hoisted(() => {
 vi.mock('./browser.ts', () => ({ browser: fake.browser }));
 
 const { StorageItem } = await import('./storage.ts');
+const { validSettings, validVendors } = await import('./types.ts');
 const settle = () => new Promise((r) => setTimeout(r, 10));
 let n = 0;
 const item = () => new StorageItem<{ v: number; list: number[] }>(`k${++n}`, { v: 0, list: [] });
@@ -92,7 +93,8 @@ describe('StorageItem (storage.local)', () => {
   it('takes a change made elsewhere, but not its own change events while its write is in flight', async () => {
     const a = item();
     await a.peek();
-    fake.emit({ [a.key]: { newValue: { v: 5, list: [] } } }); // another context wrote
+    fake.data.set(a.key, { v: 5, list: [] }); // another context wrote
+    fake.emit({ [a.key]: { newValue: { v: 5, list: [] } } });
     expect(await a.peek()).toEqual({ v: 5, list: [] });
     const p = a.set({ v: 6, list: [] });
     fake.emit({ [a.key]: { newValue: { v: 5, list: [] } } }); // an older event arriving late
@@ -130,5 +132,81 @@ describe('StorageItem (storage.session)', () => {
     expect(fake.calls).toEqual([{ op: 'set', items: { [s.key]: 'x' } }]);
     fake.data.set(s.key, 'y');
     expect(await s.get()).toBe('y');
+  });
+
+  it('updates started together all apply, one after the other (review finding 4: racing registrations)', async () => {
+    const s = new StorageItem<number[]>(`s${++n}`, [], 'session');
+    await Promise.all(Array.from({ length: 5 }, (_, i) => s.update((list) => [...list, i])));
+    expect(await s.get()).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('an update whose function throws changes nothing and does not block the next one', async () => {
+    const s = new StorageItem<number[]>(`s${++n}`, [], 'session');
+    const refused = s.update(() => {
+      throw new Error('taken');
+    });
+    const next = s.update((list) => [...list, 1]);
+    await expect(refused).rejects.toThrow('taken');
+    expect(await next).toEqual([1]);
+  });
+});
+
+describe('StorageItem validation (what a content script could have written)', () => {
+  const positive = (raw: unknown) => {
+    if (typeof raw !== 'number' || raw < 0) throw new TypeError('not a count');
+    return raw;
+  };
+
+  it('a stored value of the wrong shape reads as what the validator makes of it, or the default', async () => {
+    const a = new StorageItem<number>(`v${++n}`, 3, 'local', positive);
+    fake.data.set(a.key, -5);
+    expect(await a.get()).toBe(3);
+    const b = new StorageItem<number>(`v${++n}`, 3, 'local', positive);
+    fake.data.set(b.key, 4);
+    expect(await b.get()).toBe(4);
+  });
+
+  it('a write made elsewhere is read again through the validator', async () => {
+    const a = new StorageItem<number>(`v${++n}`, 3, 'local', positive);
+    await a.set(8);
+    await settle();
+    fake.data.set(a.key, 'sixty');
+    fake.emit({ [a.key]: { newValue: 'sixty' } });
+    expect(await a.get()).toBe(3);
+  });
+});
+
+describe('validVendors / validSettings', () => {
+  const entry = {
+    origin: 'https://q.example',
+    alias: 'A'.repeat(22),
+    gen: 0,
+    fingerprint: 'F'.repeat(43),
+    name: null,
+    registeredAt: null,
+    validUntil: null,
+    subscription: null,
+    receipts: [],
+    chain: null,
+    lastDelivery: null,
+    lastAcked: 0,
+  };
+
+  it('keeps well-formed entries and drops the rest', () => {
+    const raw = {
+      'https://q.example': entry,
+      'https://moved.example': entry, // filed under another origin than its own
+      'https://bad.example': { ...entry, origin: 'https://bad.example', alias: 'short' },
+      'https://chain.example': { ...entry, origin: 'https://chain.example', chain: { sub: 'x', n: 1, w0: 'y' } },
+    };
+    expect(Object.keys(validVendors(raw))).toEqual(['https://q.example']);
+    expect(validVendors('nonsense')).toEqual({});
+  });
+
+  it('settings out of range are the defaults', () => {
+    expect(validSettings({ autoLockMinutes: -5, showSlot: 'yes' })).toEqual({ autoLockMinutes: 30, showSlot: false });
+    expect(validSettings({ autoLockMinutes: 100_000 })).toEqual({ autoLockMinutes: 30, showSlot: false });
+    expect(validSettings({ autoLockMinutes: 0, showSlot: true })).toEqual({ autoLockMinutes: 0, showSlot: true });
+    expect(validSettings(null)).toEqual({ autoLockMinutes: 30, showSlot: false });
   });
 });

@@ -3,7 +3,7 @@
  * storage.local; the unlocked master key lives in storage.session (src/background/keys.ts).
  */
 import { browser } from './browser.ts';
-import { DEFAULT_SETTINGS, type Settings, type VendorEntry } from './types.ts';
+import { DEFAULT_SETTINGS, validSettings, validVendors, type Settings, type VendorEntry } from './types.ts';
 
 type Area = 'local' | 'session';
 
@@ -28,8 +28,8 @@ browser.storage.onChanged.addListener((changes, area) => {
   if (area !== 'local') return;
   for (const [key, change] of Object.entries(changes)) {
     if (writing.get(key)) continue;
-    if ('newValue' in change) localCache.set(key, change.newValue);
-    else localCache.delete(key);
+    // Written elsewhere: read it again (through its item's validation) at the next look.
+    localCache.delete(key);
   }
 });
 
@@ -37,10 +37,20 @@ browser.storage.onChanged.addListener((changes, area) => {
 export type Frozen<T> = T extends (infer U)[] ? readonly Frozen<U>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
 
 export class StorageItem<T> {
+  private static readonly settled: Promise<unknown> = Promise.resolve();
+  /** The tail of this item's updates: each runs after the one before it (read, change, write). */
+  private updating: Promise<unknown> = StorageItem.settled;
+
+  /**
+   * `validate` checks what is read from storage (not this context's own writes): storage.local can
+   * be written by a content script in Firefox (browser.ts restrictLocalStorage), so a value of the
+   * wrong shape becomes what `validate` makes of it (the default, or the valid part), never trusted.
+   */
   constructor(
     readonly key: string,
     readonly defaultValue: T,
     readonly area: Area = 'local',
+    private readonly validate: (raw: unknown) => T = (raw) => raw as T,
   ) {}
 
   /** A copy of the value, the caller's to change. */
@@ -53,7 +63,7 @@ export class StorageItem<T> {
     if (this.area === 'local' && localCache.has(this.key)) return localCache.get(this.key) as Frozen<T>;
     const got = await browser.storage[this.area].get(this.key);
     const v = got[this.key];
-    const value = v === undefined ? structuredClone(this.defaultValue) : (v as T);
+    const value = v === undefined ? structuredClone(this.defaultValue) : this.checked(v);
     // A write made while this read was in flight is newer than what the read returned.
     if (this.area === 'local') {
       if (localCache.has(this.key)) return localCache.get(this.key) as Frozen<T>;
@@ -102,31 +112,54 @@ export class StorageItem<T> {
     return flush;
   }
 
+  /** What `validate` makes of a stored value; anything it throws on is the default. */
+  checked(raw: unknown): T {
+    try {
+      return this.validate(raw);
+    } catch {
+      return structuredClone(this.defaultValue);
+    }
+  }
+
   async remove(): Promise<void> {
     localCache.delete(this.key);
     await browser.storage[this.area].remove(this.key);
   }
 
   /**
-   * Read, change, write (the worker is the only writer, so no lock is needed). With the value in
-   * memory, `fn` runs and its result is visible before this returns; the promise settles when
-   * storage has it.
+   * Read, change, write, one update at a time: two updates started together both apply (a second
+   * one reads what the first wrote). With a storage.local value in memory and no update before it,
+   * `fn` runs and its result is visible before this returns; the promise settles when storage has it.
    */
   update(fn: (v: T) => T): Promise<T> {
     const write = (v: T): Promise<T> => {
       const next = fn(v);
       return this.set(next).then(() => next);
     };
-    if (this.area !== 'local') return this.get().then(write);
-    // The memory copy as it is when `fn` runs, so a change applied meanwhile is never lost.
-    const now = (v?: Frozen<T>) => write(structuredClone(localCache.has(this.key) ? localCache.get(this.key) : v) as T);
-    return localCache.has(this.key) ? now() : this.peek().then(now);
+    let run: () => Promise<T>;
+    if (this.area !== 'local') run = () => this.get().then(write);
+    else {
+      // The memory copy as it is when `fn` runs, so a change applied meanwhile is never lost.
+      const now = (v?: Frozen<T>) => write(structuredClone(localCache.has(this.key) ? localCache.get(this.key) : v) as T);
+      run = () => (localCache.has(this.key) ? now() : this.peek().then(now));
+    }
+    const idle = this.updating === StorageItem.settled;
+    const result = idle && this.area === 'local' && localCache.has(this.key) ? run() : this.updating.then(run, run);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.updating = tail;
+    void tail.then(() => {
+      if (this.updating === tail) this.updating = StorageItem.settled;
+    });
+    return result;
   }
 }
 
-/** Registered vendors by origin. */
-export const vendorsItem = new StorageItem<Record<string, VendorEntry>>('vendors', {});
-export const settingsItem = new StorageItem<Settings>('settings', DEFAULT_SETTINGS);
+/** Registered vendors by origin; entries of the wrong shape are dropped when read. */
+export const vendorsItem = new StorageItem<Record<string, VendorEntry>>('vendors', {}, 'local', validVendors);
+export const settingsItem = new StorageItem<Settings>('settings', DEFAULT_SETTINGS, 'local', validSettings);
 /** Schema version of storage.local, for the migrations list below. */
 export const schemaItem = new StorageItem<number>('schema', 0);
 

@@ -3,6 +3,8 @@
 export interface ExtensionError {
   code: string;
   message: string;
+  /** The JanusError's details (never secret: e.g. `{ generation: 2 }`, `{ sub, pending }`). */
+  details?: Record<string, unknown>;
 }
 
 export type Reply<T> = { ok: true; value: T } | { ok: false; error: ExtensionError };
@@ -86,19 +88,27 @@ export interface RegisterResult {
   receipt: boolean;
 }
 
-/** A page's fetch, carried as JSON through the relay (bodies in base64url). */
+/**
+ * A body on its way between page and background (src/background/transport.ts): base64url text where
+ * the channel carries JSON only (Chrome's extension messaging, and DOM events between worlds),
+ * bytes where it carries structured clones (Firefox's), or `{ pipe }`: sent as bytes through the
+ * pipe frame (Chrome, large bodies) under that sequence number.
+ */
+export type WireBody = string | Uint8Array | { pipe: number };
+
+/** A page's fetch, carried through the relay. */
 export interface WireRequest {
   url: string;
   method: string;
   headers: [string, string][];
-  body: string | null;
+  body: WireBody | null;
 }
 
 export interface WireResponse {
   status: number;
   statusText: string;
   headers: [string, string][];
-  body: string;
+  body: WireBody;
 }
 
 /** What the MAIN-world script learns at document start: the routes it must hand over. */
@@ -110,5 +120,72 @@ export interface PageRoutes {
 /** Relay events between the MAIN world and the isolated content script (JSON strings: Firefox). */
 export const RELAY_REQUEST = 'janus:request';
 export const RELAY_RESPONSE = 'janus:response';
+/** The page script asks whether the relay serves this frame; the relay answers with a FrameState. */
+export const RELAY_PING = 'janus:page-ping';
+export const RELAY_READY = 'janus:relay-ready';
 /** The runtime port the relay opens to the worker on a Janus site (page.* requests only). */
 export const RELAY_PORT = 'janus-relay';
+
+/**
+ * Provider discovery, after EIP-6963: a site dispatches `janus:requestProvider` on window; where
+ * Janus serves the page, the page script answers with `janus:announceProvider` whose detail is
+ * `{ info, provider }` (docs/PAGE-API.md). Nothing answers anywhere else.
+ */
+export const PROVIDER_REQUEST = 'janus:requestProvider';
+export const PROVIDER_ANNOUNCE = 'janus:announceProvider';
+
+/** What the worker says of a frame (src/background/frames.ts), as the relay passes it to the page script. */
+export type FrameState = { state: 'janus' } | { state: 'refused'; error: ExtensionError } | { state: 'silent' };
+
+/** The relay's answer to the page script's ping: the frame's state, and whether large bodies come through the pipe (Chrome). */
+export type RelayReady = FrameState & { pipe?: boolean };
+
+/** What the pipe frame posts to the relay, and the relay to the page script (Chrome): a response body as bytes. */
+export interface PipeMessage {
+  janusPipe: number;
+  body: ArrayBuffer;
+}
+
+/** Bodies from this size on travel through the pipe frame in Chrome (below it, base64 costs less than the extra hop). */
+export const PIPE_MIN_BYTES = 32 * 1024;
+
+// ---- validation of what is read from storage.local (storage.ts) ----
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isB64u = (x: unknown, len?: number): x is string => typeof x === 'string' && /^[A-Za-z0-9_-]+$/.test(x) && (len === undefined || x.length === len);
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+const isTimeOrNull = (x: unknown): x is number | null => x === null || isCount(x);
+
+/** One vendor entry as the worker wrote it, or null. */
+export function validVendor(origin: string, v: unknown): VendorEntry | null {
+  if (!isObj(v) || v['origin'] !== origin) return null;
+  if (!isB64u(v['alias'], 22) || !isCount(v['gen']) || v['gen'] > 0xffffffff || !isB64u(v['fingerprint'], 43)) return null;
+  if (!(v['name'] === null || typeof v['name'] === 'string') || !isTimeOrNull(v['registeredAt']) || !isTimeOrNull(v['validUntil'])) return null;
+  if (!(v['subscription'] === null || isObj(v['subscription'])) || !Array.isArray(v['receipts']) || !isCount(v['lastAcked'])) return null;
+  const c = v['chain'];
+  if (!(c === null || (isObj(c) && isB64u(c['sub'], 22) && isCount(c['n']) && isB64u(c['w0'], 43)))) return null;
+  const d = v['lastDelivery'];
+  if (!(d === null || (isObj(d) && isB64u(d['sub'], 22) && isCount(d['i'])))) return null;
+  return v as unknown as VendorEntry;
+}
+
+export function validVendors(raw: unknown): Record<string, VendorEntry> {
+  const out: Record<string, VendorEntry> = {};
+  if (!isObj(raw)) return out;
+  for (const [origin, v] of Object.entries(raw)) {
+    const e = validVendor(origin, v);
+    if (e) out[origin] = e;
+  }
+  return out;
+}
+
+export const AUTOLOCK_MAX_MINUTES = 24 * 60;
+
+export function validSettings(raw: unknown): Settings {
+  const s = isObj(raw) ? raw : {};
+  const m = s['autoLockMinutes'];
+  return {
+    autoLockMinutes: isCount(m) && m <= AUTOLOCK_MAX_MINUTES ? m : DEFAULT_SETTINGS.autoLockMinutes,
+    showSlot: s['showSlot'] === true,
+  };
+}

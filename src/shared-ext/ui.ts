@@ -23,7 +23,9 @@ export function plainWords(e: unknown): string {
     case 'unknown_client':
       return 'You are not registered with this site, or you unlocked with another identity or secret.';
     case 'wrong_vendor':
-      return 'This page is not a Janus site.';
+      return e instanceof Error && e.message && e.message !== 'the message was made for another vendor'
+        ? e.message.charAt(0).toUpperCase() + e.message.slice(1) + '.'
+        : 'This page is not a Janus site.';
     default:
       return e instanceof Error ? e.message : String(e);
   }
