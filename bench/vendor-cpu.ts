@@ -18,6 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HttpRequestMsg } from '../src/protocol/index.ts';
 
+/** JANUS_BENCH_SMOKE=1 (bench/vendor.ts --smoke): every loop a few hundred times, to prove the script works. */
+const SMOKE = process.env['JANUS_BENCH_SMOKE'] === '1';
+
 /** node:crypto with a stopwatch around every primitive, to split a request's cost into crypto and the rest. */
 function timedProvider(): { provider: CryptoProvider; micros: () => number } {
   let ns = 0n;
@@ -69,14 +72,14 @@ function floorMicros(): number {
     c.setAAD(aad);
     return Buffer.concat([c.update(body), c.final(), c.getAuthTag()]);
   };
-  return cpuPerCall(once, 5000, 50_000);
+  return SMOKE ? cpuPerCall(once, 100, 500) : cpuPerCall(once, 5000, 50_000);
 }
 
 /** One RSA-2048 private operation (OAEP decryption, as SKEP message 1 costs), in this process. */
 function rsaMicros(): number {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const ct = publicEncrypt({ key: publicKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, randomBytes(64));
-  return cpuPerCall(() => privateDecrypt({ key: privateKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, ct), 20, 300);
+  return cpuPerCall(() => privateDecrypt({ key: privateKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, ct), SMOKE ? 2 : 20, SMOKE ? 10 : 300);
 }
 
 export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros: number; floorMicros: number; rsaMicros: number; eddpMicros: number; skepPerSecond: number }> {
@@ -108,9 +111,9 @@ export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros:
       }
     }
   };
-  const N = 20_000;
+  const N = SMOKE ? 300 : 20_000;
   const reqs = await signed(N);
-  await serve(await signed(3000)); // warm-up: the figure is the optimized steady state
+  await serve(await signed(SMOKE ? 50 : 3000)); // warm-up: the figure is the optimized steady state
   const c0 = process.cpuUsage();
   await serve(reqs);
   const c1 = process.cpuUsage(c0);
@@ -118,7 +121,7 @@ export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros:
 
   // The same again with a stopwatch on the primitives (fresh nonces: a new batch).
   const timed = timedProvider();
-  const again = await signed(2000);
+  const again = await signed(SMOKE ? 100 : 2000);
   useCryptoProvider(timed.provider);
   await serve(again);
   useCryptoProvider(nodeCryptoProvider);
@@ -134,13 +137,15 @@ export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros:
     const res = (await vendor.handleMessage(challengeRequest(s.alias, origin + PATHS.challenge)))!;
     challenges.push(res.headers[HEADER.challenge]!);
   }
-  for (let round = 0; round < 900; round++) {
+  const rounds = SMOKE ? 20 : 900;
+  const warmRounds = SMOKE ? 5 : 200;
+  for (let round = 0; round < rounds; round++) {
     const batch: { request: HttpRequestMsg; pending: PendingRequest }[] = [];
     for (let i = 0; i < lanes; i++) batch.push(await deliveryRequest({ key: s, level: 'eddp', method: 'GET', url: origin + '/eddp', now, challenge: challenges[i]! }));
     const c = process.cpuUsage();
     const answers = await Promise.all(batch.map((b) => vendor.handleMessage(b.request)));
     const d = process.cpuUsage(c);
-    if (round >= 200) {
+    if (round >= warmRounds) {
       eddpCpu += d.user + d.system; // the first 200 rounds (3200 requests) warm up, as for SDDP
       eddpCount += lanes;
     }
@@ -152,7 +157,7 @@ export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros:
   const eddpMicros = eddpCpu / eddpCount;
 
   // SKEP: the vendor's side of messages 1-4 for fresh clients (client work prepared outside the clock).
-  const M = 40;
+  const M = SMOKE ? 3 : 40;
   const runs = [];
   for (let i = 0; i < M; i++) {
     const c = await sessionFor(`skep${i}@example.org`, 'x', origin);

@@ -4,16 +4,18 @@
  * page, measured with autocannon on loopback in one run, printed as ratios. Plus the vendor's CPU
  * time per SDDP request against one RSA-2048 private operation, and SKEP registrations per second.
  *
- *   npx tsx bench/vendor.ts [--seconds 8] [--connections 16]
+ *   npx tsx bench/vendor.ts [--seconds 8] [--connections 16] [--smoke]
  *
  * The server runs in its own process (one core), the load generator here (the other core).
+ * --smoke: a few hundred requests per run and a short in-process run, to prove the script works
+ * from a fresh clone (the test command runs it); its figures mean nothing.
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -25,13 +27,23 @@ import { HEADER, keyidOf, slotKey, slotOf, TAG } from '../src/protocol/index.ts'
 import { nodeCryptoProvider } from '../src/vendor/node-crypto.ts';
 
 useCryptoProvider(nodeCryptoProvider);
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, connections: { type: 'string', default: '16' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, connections: { type: 'string', default: '16' }, smoke: { type: 'boolean', default: false } } });
+const SMOKE = values.smoke;
 const seconds = Number(values.seconds);
-const connections = Number(values.connections);
+const connections = SMOKE ? 2 : Number(values.connections);
+/** autocannon's length of a run: `seconds`, or in a smoke run a few hundred requests. */
+const length = (requests = 300) => (SMOKE ? { amount: requests } : { duration: seconds });
 
 // ---- server process: bundled to plain JavaScript first, as a site would deploy it (running it
-// through tsx would add its loader hooks and keep-names wrappers to every request).
-const outDir = mkdtempSync(join(tmpdir(), 'janus-bench-'));
+// through tsx would add its loader hooks and keep-names wrappers to every request). The bundle
+// keeps better-sqlite3 (a native module) outside, so it is written inside this checkout: Node
+// resolves a bare import from the importing file's folder upwards (NODE_PATH does not apply to
+// ES modules), and this folder is below the checkout's node_modules wherever it was cloned.
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cacheDir = join(root, 'node_modules', '.cache');
+mkdirSync(cacheDir, { recursive: true });
+const outDir = mkdtempSync(join(cacheDir, 'janus-bench-'));
+process.on('exit', () => rmSync(outDir, { recursive: true, force: true }));
 async function bundle(name: string): Promise<string> {
   const outfile = join(outDir, name.replace(/\.ts$/, '.mjs'));
   await build({
@@ -47,10 +59,11 @@ async function bundle(name: string): Promise<string> {
   });
   return outfile;
 }
-const env = { ...process.env, NODE_PATH: new URL('../node_modules', import.meta.url).pathname };
+const env = { ...process.env, ...(SMOKE ? { JANUS_BENCH_SMOKE: '1' } : {}) };
 // JANUS_BENCH_PROFILE=<dir>: the server writes a V8 CPU profile there when the run ends (for finding costs, not for figures).
 const profile = process.env.JANUS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.JANUS_BENCH_PROFILE] : [];
 const child = spawn(process.execPath, [...profile, await bundle('vendor-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'], env });
+process.on('exit', () => child.kill());
 const line = (await once(createInterface({ input: child.stdout! }), 'line'))[0] as string;
 const info = JSON.parse(line) as { origin: string; alias: string; gen: number; k: string };
 const k = fromHex(info.k);
@@ -95,7 +108,7 @@ async function serverCpu(): Promise<number> {
 
 async function run(title: string, requests: autocannon.Request[]): Promise<{ rps: number; non2xx: number; p50: number; p99: number; cpu: number }> {
   const before = await serverCpu();
-  const r = await autocannon({ url: info.origin, connections, duration: seconds, requests });
+  const r = await autocannon({ url: info.origin, connections, ...length(), requests });
   // Server CPU per request: the cost of one request to the server whatever limits the rate (the
   // load generator shares this 2-core machine).
   const cpu = (await serverCpu()) - before;
@@ -106,11 +119,15 @@ async function run(title: string, requests: autocannon.Request[]): Promise<{ rps
 }
 
 type Ctx = { challenge?: string };
-console.log(`Janus vendor benchmark: ${connections} connections, ${seconds} s per run, loopback, 1 KiB personalized page`);
+console.log(
+  SMOKE
+    ? `Janus vendor benchmark, smoke run (${connections} connections, 300 requests per run): proves the script works; the figures mean nothing`
+    : `Janus vendor benchmark: ${connections} connections, ${seconds} s per run, loopback, 1 KiB personalized page`,
+);
 // Warm-up so the JIT and SQLite page cache are in the same state for every run.
-await autocannon({ url: info.origin + '/plain', connections, duration: 2 });
+await autocannon({ url: info.origin + '/plain', connections, ...(SMOKE ? { amount: 100 } : { duration: 2 }) });
 const plain = await run('plain route (baseline)', [{ method: 'GET', path: '/plain' }]);
-const sddpPool = signedPool('/sddp', TAG.sddp, Math.ceil(plain.rps * seconds * 1.2));
+const sddpPool = signedPool('/sddp', TAG.sddp, SMOKE ? 400 : Math.ceil(plain.rps * seconds * 1.2));
 const sddp = await run('SDDP route', [{ method: 'GET', path: '/sddp', setupRequest: (req) => ({ ...req, headers: sddpPool.pop() ?? signedGet('/sddp', TAG.sddp) }) }]);
 // Steady state: each delivery carries a challenge from an earlier EDDP response (§9.2). A
 // connection keeps the challenges its responses brought and asks the challenge endpoint only when it
@@ -156,6 +173,7 @@ const coldDeliveries = cold.rps / 2;
 // ---- in-process CPU cost: one SDDP request through the vendor core vs one RSA-2048 private op
 child.kill();
 const cpuChild = spawn(process.execPath, [await bundle('vendor-cpu.ts')], { stdio: ['ignore', 'pipe', 'inherit'], env });
+process.on('exit', () => cpuChild.kill());
 const { sddpMicros, sddpCryptoMicros, floorMicros, rsaMicros, eddpMicros, skepPerSecond } = JSON.parse((await once(createInterface({ input: cpuChild.stdout! }), 'line'))[0] as string) as {
   sddpMicros: number;
   sddpCryptoMicros: number;

@@ -2,7 +2,8 @@
  * Quotes over real HTTP: a Node client built from the protocol core runs every protocol against
  * startDemo() (discovery, SKEP, SDDP, non-repudiation SKEP with a PayWord chain, EDDP with
  * piggybacked challenges and acknowledgements, the slot credential, a policy refusal), then the
- * server restarts on the same data directory and the registered clients carry on.
+ * server restarts on the same data directory and the registered clients carry on. Last, the demo
+ * with its SDK store on PostgreSQL (a throwaway cluster, or $JANUS_PG_URL).
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -10,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { b64u, fromUtf8, utf8 } from '../src/crypto/bytes.ts';
-import { ackRequest, makeCredential, paywordWord, type Discovery, type SkepResult, type VendorSession } from '../src/protocol/index.ts';
+import { ackRequest, deliveryRequest, makeCredential, paywordWord, type Discovery, type SkepResult, type VendorSession } from '../src/protocol/index.ts';
 import { deliver, discover, fetchChallenge, register, sessionFor, type Peer } from '../test/support/client.ts';
+import { usePostgres } from '../test/support/pg-fixture.ts';
 import { httpPeer } from '../test/support/vendor-kit.ts';
 import { MONTH_SECONDS } from './plans.ts';
 import { minuteOf, priceAt } from './quotes.ts';
@@ -206,32 +208,36 @@ describe('Quotes, the demo vendor, over HTTP', () => {
     expect(b1.delivery).toMatchObject({ i: 1, n: 5 });
     expect(d1.challenge).toBeTruthy();
 
-    // No acknowledgement of delivery 1: a signed 402 naming it, nothing delivered (and the challenge is not used up).
-    expect(await deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', { now: t(), challenge: d1.challenge! })).toMatchObject({
+    // No acknowledgement of delivery 1: a signed 402 naming it, nothing delivered. The request is
+    // recorded (its challenge spent); the 402 carries the next challenge.
+    const refused = await deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', { now: t(), challenge: d1.challenge! });
+    expect(refused).toMatchObject({
       status: 402,
       ackRequired: true,
       receipt: { sub: bobReg.payword!.sub, i: 1, n: 5 },
       json: { error: { code: 'ack_required' } },
     });
-    // A wrong word is refused.
+    // A wrong word is refused, unsealed: nothing is recorded, the challenge stays usable.
     await expect(
-      deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', { now: t(), challenge: d1.challenge!, ack: { ...word(1), w: new Uint8Array(32) } }),
-    ).rejects.toMatchObject({ code: 'bad_ack' });
+      deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', { now: t(), challenge: refused.challenge!, ack: { ...word(1), w: new Uint8Array(32) } }),
+    ).rejects.toMatchObject({ code: 'bad_ack', details: { unauthenticated: true } });
     // Acknowledged with w_1, piggybacked on the next request.
-    const d2 = await deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', { now: t(), challenge: d1.challenge!, ack: word(1) });
+    const d2 = await deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', { now: t(), challenge: refused.challenge!, ack: word(1) });
     expect(d2.receipt?.i).toBe(2);
+    expect((d2.json as { delivery: { i: number } }).delivery).toMatchObject({ i: 2, acked: 1 });
     // The piggybacked challenge is usable once.
-    await expect(deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', { now: t(), challenge: d1.challenge!, ack: word(2) })).rejects.toMatchObject({
+    await expect(deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', { now: t(), challenge: refused.challenge!, ack: word(2) })).rejects.toMatchObject({
       code: 'replayed',
     });
     // Acknowledged at the ack endpoint instead (what janus.acknowledge() does).
     const ack = await peer(ackRequest(bob.alias, demo.origin + doc.ackPath, word(2)));
     expect(ack.status).toBe(200);
     expect(JSON.parse(fromUtf8(ack.body))).toEqual({ sub: bobReg.payword!.sub, acked: 2 });
-    // A request the handler refuses (no such symbol) is not counted as a delivery.
+    // A request the handler refuses (no such symbol) is answered sealed and is not counted as a delivery.
     await expect(deliver(peer, bob, 'eddp+receipts', '/api/intraday/lu%20x', { now: t(), challenge: d2.challenge! })).rejects.toMatchObject({
       code: 'malformed',
       message: expect.stringContaining('ticker symbol'),
+      details: { sealed: true, status: 400 },
     });
     const d3 = await deliver(peer, bob, 'eddp+receipts', '/api/intraday/IBM', { now: t(), challenge: await fetchChallenge(peer, bob, doc) });
     expect(d3.receipt?.i).toBe(3);
@@ -239,6 +245,20 @@ describe('Quotes, the demo vendor, over HTTP', () => {
     bobDelivered = 3;
     const row = await demo.vendor.store.getClient(bob.alias);
     expect(JSON.parse(row!.chain!)).toMatchObject({ delivered: 3, acked: 2 });
+  });
+
+  it('a signed request with a method its route does not list: 405 method_not_allowed with Allow, typed, never the site\'s page', async () => {
+    for (const [method, path, level, allow] of [
+      ['DELETE', '/api/watchlist', 'sddp', 'GET, PUT'],
+      ['POST', '/api/intraday/LU', 'eddp+receipts', 'GET'],
+      ['HEAD', '/api/watchlist', 'sddp', 'GET, PUT'],
+    ] as const) {
+      const challenge = level === 'sddp' ? undefined : await fetchChallenge(peer, bob, doc);
+      const { request } = await deliveryRequest({ key: level === 'sddp' ? alice : bob, level, method, url: demo.origin + path, now: t(), ...(challenge ? { challenge } : {}) });
+      const res = await peer(request);
+      expect([method, path, res.status, res.headers['janus-error'], res.headers['allow']]).toEqual([method, path, 405, 'method_not_allowed', allow]);
+      if (method !== 'HEAD') expect(JSON.parse(fromUtf8(res.body))).toMatchObject({ error: { code: 'method_not_allowed', allow: allow.split(', ') } });
+    }
   });
 
   it('restart on the same data directory: same key, same clients, same watchlists', async () => {
@@ -265,9 +285,12 @@ describe('Quotes, the demo vendor, over HTTP', () => {
     const d5 = await deliver(peer, bob, 'eddp+receipts', '/api/intraday/LU', { now: t(), challenge: d4.challenge!, ack: word(4) });
     expect(d5.receipt?.i).toBe(5);
     // Five deliveries were committed to: the sixth is refused.
+    // The refusal is sealed, and it stores the acknowledgement of the last delivery: the vendor's proof of all five.
     await expect(deliver(peer, bob, 'eddp+receipts', '/api/intraday/LU', { now: t(), challenge: d5.challenge!, ack: word(5) })).rejects.toMatchObject({
       code: 'chain_exhausted',
+      details: { sealed: true, status: 402 },
     });
+    expect(JSON.parse((await demo.vendor.store.getClient(bob.alias))!.chain!)).toMatchObject({ delivered: 5, acked: 5 });
   });
 
   it('a start with a key file missing under registered clients is refused, not silently re-keyed', async () => {
@@ -282,6 +305,39 @@ describe('Quotes, the demo vendor, over HTTP', () => {
       await expect(startDemo({ port: 0, dataDir: other, quiet: true })).rejects.toThrow(/kek\.key is missing/);
     } finally {
       rmSync(other, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+const pgdb = usePostgres();
+
+describe('Quotes with its clients on PostgreSQL (database: a postgres:// URL)', () => {
+  it('registers a client there and answers its SDDP request; the watchlists stay in the SQLite file', async () => {
+    const url = await pgdb.freshDatabase();
+    const dir = mkdtempSync(join(tmpdir(), 'janus-demo-pg-'));
+    const d = await startDemo({ port: 0, dataDir: dir, quiet: true, database: url });
+    try {
+      expect(d.vendor.store.kind).toBe('postgres');
+      const p = httpPeer(d.url);
+      const dave = await sessionFor('dave@example.org', 'dave secret', d.origin);
+      expect((await register(p, dave, await discover(p, d.origin), { now: t(), data: { watchlist: ['LU'] } })).alias).toBe(dave.alias);
+      const put = await deliver(p, dave, 'sddp', '/api/watchlist', { now: t(), method: 'PUT', body: utf8(JSON.stringify({ watchlist: ['IBM', 'T'] })) });
+      expect(put.status).toBe(200);
+      const got = await deliver(p, dave, 'sddp', '/api/watchlist', { now: t() });
+      expect(got.json).toMatchObject({ alias: dave.alias, plan: 'free', watchlist: ['IBM', 'T'] });
+      expect(await (await fetch(d.url + '/', { headers: { 'janus-credential': makeCredential(dave, d.origin, t()).value } })).text()).toContain('Welcome back');
+      // The client row is in PostgreSQL, and not in vendor.db, which holds the demo's own table.
+      expect(await d.vendor.store.countClients()).toBe(1);
+      const db = new Database(join(dir, 'vendor.db'), { readonly: true });
+      try {
+        expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'clients'").all()).toEqual([]);
+        expect(db.prepare('SELECT alias FROM demo_watchlists').all()).toEqual([{ alias: dave.alias }]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await d.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
 });

@@ -1,7 +1,9 @@
 /**
  * `npm start`: runs Quotes, the demo vendor, on http://localhost:PORT (PORT, default 8080) with its
- * keys and database in JANUS_DATA_DIR (default .janus-data/demo).
+ * keys and database in JANUS_DATA_DIR (default .janus-data/demo); JANUS_DEMO_DATABASE (a SQLite
+ * path or a postgres:// URL) puts the SDK's store elsewhere.
  */
+import { displayStoreLocation } from '../src/vendor/open-store.ts';
 import { startDemo } from './server.ts';
 
 const portText = process.env['PORT'] ?? '8080';
@@ -11,15 +13,16 @@ if (!/^\d{1,5}$/.test(portText) || port > 65535) {
   process.exit(2);
 }
 const dataDir = process.env['JANUS_DATA_DIR'] ?? '.janus-data/demo';
+const database = process.env['JANUS_DEMO_DATABASE'] || undefined;
 
 console.log('Starting Quotes, the Janus demo vendor (paper Examples 1 and 2)...');
 let demo: Awaited<ReturnType<typeof startDemo>>;
 try {
-  demo = await startDemo({ port, dataDir });
+  demo = await startDemo({ port, dataDir, ...(database ? { database } : {}) });
 } catch (e) {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') console.error(`Port ${port} is in use. Start on another one, e.g. PORT=8081 npm start`);
-  else console.error(`Quotes could not start: ${e instanceof Error ? e.message : String(e)}`);
+  else console.error(`Quotes could not start${database ? ` (database ${displayStoreLocation(database)})` : ''}: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 }
 
@@ -37,7 +40,8 @@ console.log(`
   Discovery document  ${demo.origin}/.well-known/janus
   Vendor key          ${demo.vendor.config.fingerprint}
   Data                ${demo.dataDir}${demo.created.length ? ' (new keys made now)' : ' (keys reused)'}, ${clients} registered client(s)
-                      stop, delete that directory and start again to begin afresh
+                      stop, delete that directory and start again to begin afresh${database ? `
+  Clients stored in   ${displayStoreLocation(database)}` : ''}
 
   Each request is logged below with the Janus protocol that protects it. Ctrl-C stops.
 `);

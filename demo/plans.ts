@@ -132,6 +132,8 @@ export function redactForStorage(data: JsonObject): JsonObject {
 /** The subscription description in the discovery document (display only, §5). */
 export const SUBSCRIPTION_DESCRIPTION: JsonObject = {
   description: 'Personalized stock quotes. Free: your watchlist, any time. Intraday: minute-by-minute series with receipts.',
+  // Labels the extension shows the subscription data under (docs/PROTOCOL.md §5, subscription.fields).
+  fields: { watchlist: 'Symbols you follow', email: 'E-mail for notices', plan: 'Plan', months: 'Months paid', card: 'Card' },
   plans: [
     { plan: 'free', data: { watchlist: `1..${MAX_WATCHLIST} ticker symbols`, email: 'optional' }, protocols: ['SKEP', 'SDDP'] },
     {

@@ -1,7 +1,7 @@
 /**
  * Quotes, the demo vendor: the paper's Example 1 (free personalized stock quotes: SKEP and SDDP)
  * and Example 2 (a paid subscription: non-repudiation SKEP, EDDP and PayWord receipts) as a small
- * web site on the vendor SDK, Hono and SQLite.
+ * web site on the vendor SDK, Hono and SQLite (or PostgreSQL for the SDK's store).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -16,7 +16,9 @@ import { routeFor, WELL_KNOWN, type JsonObject, type Route } from '../src/protoc
 import { createVendor, PATHS, type HandlerContext, type JanusClient, type JanusVendor, type RouteSpec } from '../src/vendor/core.ts';
 import { janus, type JanusVariables } from '../src/vendor/hono.ts';
 import { nodeCryptoProvider } from '../src/vendor/node-crypto.ts';
+import { openStore } from '../src/vendor/open-store.ts';
 import { SqliteStore } from '../src/vendor/sqlite-store.ts';
+import type { Store } from '../src/vendor/store.ts';
 import { demoPaths, ensureKeyMaterial } from './keys.ts';
 import { errorPage, homePage, intradayPage, notFoundPage, watchlistPage, type PageContext } from './pages.ts';
 import { parseWatchlist, planOf, quotesPolicy, SUBSCRIPTION_DESCRIPTION } from './plans.ts';
@@ -37,6 +39,11 @@ export interface DemoOptions {
   origin?: string;
   /** No request log. */
   quiet?: boolean;
+  /**
+   * The SDK's store: a SQLite path or a postgres:// URL (src/vendor/open-store.ts); default
+   * `vendor.db` in dataDir. The demo's own watchlist table stays in that SQLite file either way.
+   */
+  database?: string;
 }
 
 export interface Demo {
@@ -112,20 +119,20 @@ function routes(table: WatchlistTable): RouteSpec[] {
       level: 'eddp+receipts',
       methods: ['GET'],
       handler: (ctx: HandlerContext) => {
+        // Any answer but a 2xx (a thrown JanusError included) is no delivery: the SDK counts nothing for it.
         if (planOf(ctx.client.data) !== 'intraday') {
-          // Thrown, not answered: a refusal must not count as a delivery of the receipt chain.
           throw new JanusError('subscription_expired', 'the free plan has no intraday quotes; subscribe to the intraday plan');
         }
         const symbol = ctx.url.pathname.slice('/api/intraday/'.length);
         if (!SYMBOL_RE.test(symbol)) throw new JanusError('malformed', `symbol: ${JSON.stringify(symbol.slice(0, 12))} is not a ticker symbol like LU`);
         const t = now();
-        const chain = ctx.client.chain;
+        const d = ctx.delivery;
         return {
           symbol,
           as_of: new Date(t * 1000).toISOString(),
           series: { ...intraday(symbol, t) },
-          // The delivery this answer is (the SDK counted it before calling us) and what was acknowledged.
-          delivery: chain ? { sub: chain.sub, i: chain.delivered, n: chain.n, acked: chain.acked } : null,
+          // The delivery this answer is (the SDK counts it with this 2xx answer) and what was acknowledged.
+          delivery: d ? { sub: d.sub, i: d.i, n: d.n, acked: ctx.client.chain?.acked ?? 0 } : null,
         };
       },
     },
@@ -187,12 +194,12 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   const log = opts.quiet ? () => undefined : (line: string) => console.log(line);
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const sqlite = new SqliteStore(paths.database);
+  const store: Store = opts.database ? await openStore(opts.database) : new SqliteStore(paths.database);
   let table: WatchlistTable | null = null;
   let server: Server | null = null;
   let vendor: JanusVendor | null = null;
   try {
-    const { keys, created } = await ensureKeyMaterial(paths, { host: certHost, clients: await sqlite.countClients() });
+    const { keys, created } = await ensureKeyMaterial(paths, { host: certHost, clients: await store.countClients() });
     table = new WatchlistTable(paths.database);
     const assets = { js: asset('app.js'), css: asset('app.css'), icon: asset('favicon.svg') };
 
@@ -218,7 +225,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
         policy: quotesPolicy,
         onRotate: (from, to) => table?.rename(from, to),
       },
-      store: sqlite,
+      store,
       routes: specs,
     });
     vendor = v;
@@ -302,7 +309,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     if (server?.listening) await new Promise<void>((done) => server!.close(() => done()));
     table?.close();
     if (vendor) await vendor.close();
-    else await sqlite.close();
+    else await store.close();
     throw e;
   }
 }

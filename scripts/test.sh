@@ -15,6 +15,8 @@ fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+# Debian's PostgreSQL server: the PgStore tests start a throwaway cluster of it (test/support/postgres.ts).
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing Debian's ${missing[*]}"
   sudo=""
@@ -43,6 +45,9 @@ else
   e2e_status=1
 fi
 [ "$e2e_status" = 0 ] || status=1
+
+echo "==> bench smoke runs (every bench script of the README, a few hundred requests each; figures not read)"
+bash scripts/bench-smoke.sh || status=1
 
 # One plain closing line for any reader of the log: "N passed, N failed", over vitest and e2e.
 E2E_STATUS=$e2e_status node -e '

@@ -60,7 +60,9 @@ const e2 = await deliver(peer, alice, 'eddp+receipts', '/api/intraday/LU', { now
 console.log(`EDDP delivery ${e2.receipt?.i} (acknowledging 1, piggybacked challenge) -> ${fromUtf8(e2.body)}`);
 
 const gen1 = await sessionFor('alice@example.org', 'correct horse battery staple', ORIGIN, 1);
-const r = await rotateStart({ old: alice, next: gen1, discovery: doc, now, remaining: 8 });
-show('Key rotation (C -> V, under the old key)', r.request);
+// §13: the rotation settles the chain: it carries the acknowledgement of delivery 2 (else a sealed 402 ack_required).
+const w2 = paywordWord(alice.k, result.payword!.sub, 10, 2);
+const r = await rotateStart({ old: alice, next: gen1, discovery: doc, now, remaining: 8, ack: { sub: result.payword!.sub, i: 2, w: w2 } });
+show('Key rotation (C -> V, under the old key, acknowledging delivery 2)', r.request);
 const out = await rotateOnResponse(r.state, await peer(r.request));
 console.log(`\nRotated to generation ${out.gen}; new receipt: ${out.receipt ? 'yes' : 'no'}`);

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { b64u, fromHex, fromUtf8, toHex, utf8 } from '../src/crypto/bytes.ts';
 import { oaepDecrypt } from '../src/crypto/rsa.ts';
+import { sha256 } from '../src/crypto/hash.ts';
 import {
   applyAck,
   buildDiscovery,
@@ -33,8 +34,14 @@ import {
   paywordWord,
   rotateOnResponse,
   rotateStart,
-  sealAckRequired,
+  RouteTable,
+  canonicalPath,
+  countDelivery,
   sealDelivery,
+  sealDeliveryError,
+  sealRefusal,
+  splitTarget,
+  vendorSession,
   skepOaepLabel,
   skepOnResponse,
   skepStart,
@@ -47,11 +54,16 @@ import {
   vendorIdentity,
   vendorKey,
   vendorRotate,
+  vendorRotateVerify,
   verifySecureRequest,
+  ERRORS,
   verifyCredential,
   verifyReceipt,
+  type ChainState,
   type ClientRecord,
   type DeliveryLevel,
+  type ErrorCode,
+  type Route,
   type HttpResponseMsg,
   type VendorKeys,
 } from '../src/protocol/index.ts';
@@ -67,6 +79,7 @@ const sddp = load('sddp.json');
 const eddp = load('eddp.json');
 const payword = load('payword.json');
 const rotate = load('rotate.json');
+const routes = load('routes.json');
 
 
 const vendor = skep.vendor;
@@ -198,7 +211,29 @@ describe('skep.json (§7, §12)', () => {
   }
 });
 
+/** The vendor's answer to a signed request given its records and the one-time values it recorded; stores nothing. */
+async function vendorAnswer(req: ReturnType<typeof fromWireReq>, level: DeliveryLevel, records: Map<string, ClientRecord>, now: number, used: Set<string> = new Set()): Promise<string> {
+  try {
+    const d = parseDelivery(vk, req, level, now);
+    const opened = await openDelivery(vk, d, req, records.get(d.parsed.alias) ?? null, now);
+    // §6.2 step 11: the one-time values come after the acknowledgement.
+    if (opened.useOnce.some((u) => used.has(u.key))) return 'replayed';
+    return 'no error';
+  } catch (e) {
+    if (e instanceof JanusError) return e.code;
+    throw e;
+  }
+}
+
+const chainOf = (c: ChainState | null) => (c ? { sub: c.sub, n: c.n, w0: c.w0, delivered: c.delivered, acked: c.acked, acked_w: c.ackedW } : null);
+
+/**
+ * Runs in order, both sides, each reproduced byte for byte; after each, the `refused` requests
+ * that follow it get their error and change nothing.
+ */
 async function checkDeliveries(file: any, records: Map<string, ClientRecord>): Promise<void> {
+  const used = new Set<string>();
+  const pendings = new Map<string, Awaited<ReturnType<typeof deliveryRequest>>['pending']>();
   for (const run of file.runs) {
     const level = run.level as DeliveryLevel;
     const key = { alias: run.alias, gen: run.gen, k: fromHex(run.k) };
@@ -217,32 +252,51 @@ async function checkDeliveries(file: any, records: Map<string, ClientRecord>): P
       ...(ackHeader ? { ack: parseAck(ackHeader) } : {}),
     });
     expectReq(request, run.request);
+    pendings.set(run.name, pending);
     const d = parseDelivery(vk, want, level, run.now);
     const opened = await openDelivery(vk, d, want, records.get(run.alias)!, run.now);
     expect(fromUtf8(opened.plaintext)).toBe(run.request_plaintext);
+    expect(opened.useOnce.some((u) => used.has(u.key)), `${run.name}: replayed`).toBe(false);
+    for (const u of opened.useOnce) used.add(u.key);
+    // §11.2: recorded with its acknowledgement; every answer from here on is sealed.
+    records.set(run.alias, opened.record);
     const fixed = { bodyIv: fromHex(run.fixed.response_iv), r: fromHex(run.fixed.next_challenge_r) };
-    // A run whose response is 402 is the sealed ack_required (§11.2): nothing is stored.
-    expect(opened.ackRequired).toBe(run.response.status === 402);
-    const res = opened.ackRequired
-      ? await sealAckRequired(vk, d, want, opened, run.now, fixed)
-      : await sealDelivery(vk, d, want, opened, { status: run.response.status, contentType: run.response.headers['content-type'], body: utf8(run.response_plaintext) }, run.now, fixed);
+    let res: HttpResponseMsg;
+    if (opened.rule !== 'deliver') {
+      res = await sealRefusal(vk, d, want, opened, run.now, fixed);
+    } else if (run.application_error) {
+      res = await sealDeliveryError(vk, d, want, opened, new JanusError(run.application_error.code, run.application_error.message), run.now, fixed);
+    } else {
+      const status = run.response.status;
+      let delivery = null;
+      if (level === 'eddp+receipts' && status >= 200 && status <= 299) {
+        const counted = countDelivery(opened.record, run.now);
+        records.set(run.alias, counted.record);
+        delivery = counted.mark;
+      }
+      res = await sealDelivery(vk, d, want, opened, { status, contentType: run.response.headers['content-type'], body: utf8(run.response_plaintext), delivery }, run.now, fixed);
+    }
     expectRes(res, run.response);
-    if (!opened.ackRequired) records.set(run.alias, opened.record);
+    if (run.chain_after !== undefined) expect(chainOf(records.get(run.alias)!.chain)).toEqual(run.chain_after);
     const delivered = await deliveryResponse(pending, level, fromWireRes(run.response));
     expect(fromUtf8(delivered.body)).toBe(run.response_plaintext);
-    expect(delivered.ackRequired).toBe(run.response.status === 402);
-    if (level === 'eddp+receipts') expect(delivered.receipt).toEqual(parseReceiptHeader(run.response.headers['janus-receipt']));
+    expect(delivered.error).toBe(run.response.headers['janus-error'] ?? null);
+    expect(delivered.ackRequired).toBe(run.response.headers['janus-error'] === 'ack_required');
+    const mark = run.response.headers['janus-receipt'];
+    expect(delivered.receipt).toEqual(mark ? parseReceiptHeader(mark) : null);
+    for (const r of (file.refused ?? []).filter((x: any) => x.after === run.name)) {
+      const before = JSON.stringify([...records.values()].map((x) => chainOf(x.chain)));
+      expect(`${r.name}: ${await vendorAnswer(fromWireReq(r.request), r.level, records, run.now, used)}`).toBe(`${r.name}: ${r.error}`);
+      expect(JSON.stringify([...records.values()].map((x) => chainOf(x.chain)))).toBe(before);
+    }
   }
-}
-
-async function vendorAnswer(req: ReturnType<typeof fromWireReq>, level: DeliveryLevel, records: Map<string, ClientRecord>, now: number): Promise<string> {
-  try {
-    const d = parseDelivery(vk, req, level, now);
-    await openDelivery(vk, d, req, records.get(d.parsed.alias) ?? null, now);
-    return 'no error';
-  } catch (e) {
-    if (e instanceof JanusError) return e.code;
-    throw e;
+  const checked = new Set(file.runs.map((r: any) => r.name));
+  for (const r of file.refused ?? []) expect(checked.has(r.after), `${r.name} follows ${r.after}`).toBe(true);
+  // The client refuses answers that open under its request's key but break §6.3 or §11.2.
+  for (const v of file.invalid_responses ?? []) {
+    const run = file.runs.find((x: any) => x.name === v.answers);
+    const got = await deliveryResponse(pendings.get(v.answers)!, run.level, fromWireRes(v.response)).then(() => 'no error', (e: unknown) => (e instanceof JanusError ? e.code : 'throw'));
+    expect(`${v.name}: ${got}`).toBe(`${v.name}: ${v.error}`);
   }
 }
 
@@ -284,7 +338,8 @@ describe('§6.4 request bodies, from the spec text alone', () => {
       expect(JSON.parse(openRequestBodyBySpec(fromHex(run.old.k), run.request))).toMatchObject({ alias: run.next.alias, gen: run.next.gen });
       n++;
     }
-    expect(n).toBe(5);
+    expect(n).toBe(sddp.runs.filter((r: any) => r.request_plaintext).length + skep.runs.length + rotate.runs.length);
+    expect(n).toBeGreaterThanOrEqual(8);
     // The same body under another Content-Type does not open.
     const run = sddp.runs.find((r: any) => r.request_plaintext);
     expect(() => openRequestBodyBySpec(fromHex(run.k), { ...run.request, headers: { ...run.request.headers, 'content-type': 'text/plain' } })).toThrow();
@@ -322,31 +377,191 @@ describe('payword.json (§11)', () => {
     }
     const c = payword.chains[1];
     for (const a of payword.acks) expect(formatAck({ sub: a.sub, i: a.i, w: fromHex(c.words[a.i]) })).toBe(a.header);
-    for (const a of payword.invalid_acks) {
-      const chain = { sub: c.sub, n: c.n, w0: b64u.encode(fromHex(a.w0)), delivered: a.delivered, acked: a.acked, ackedW: b64u.encode(fromHex(a.w0)) };
-      expect(codeOf(() => applyAck(chain, parseAck(a.header)))).toBe(a.error);
+  });
+
+  it('acknowledgements against a stored chain: accepted (the chain after) or refused (§11.2)', () => {
+    const kinds = new Set<string>();
+    for (const a of payword.ack_checks) {
+      const chain: ChainState = { sub: a.chain.sub, n: a.chain.n, w0: a.chain.w0, delivered: a.chain.delivered, acked: a.chain.acked, ackedW: a.chain.acked_w };
+      if (a.error) {
+        expect(`${a.why}: ${codeOf(() => applyAck(chain, parseAck(a.header)))}`).toBe(`${a.why}: ${a.error}`);
+        kinds.add(a.error);
+      } else {
+        const after = applyAck(chain, parseAck(a.header));
+        expect({ acked: after.acked, acked_w: after.ackedW }).toEqual(a.accepted);
+        kinds.add('accepted');
+      }
     }
+    expect([...kinds].sort()).toEqual(['accepted', 'bad_ack', 'replayed']);
+    for (const a of payword.invalid_acks) expect(`${a.why}: ${codeOf(() => parseAck(a.header))}`).toBe(`${a.why}: ${a.error}`);
   });
 });
+
+/** The record a rotation vector starts from: the SKEP run's, with the chain state the vector gives. */
+async function rotationRecord(r: any): Promise<ClientRecord> {
+  const base = (await replaySkep()).get(r.alias)!;
+  const chain = (c: any): ChainState | null => (c ? { sub: c.sub, n: c.n, w0: c.w0, delivered: c.delivered, acked: c.acked, ackedW: c.acked_w } : null);
+  expect(base.receipt !== null).toBe(r.receipt);
+  return { ...base, gen: r.gen, chain: chain(r.chain), closedChains: r.closed_chains.map(chain) };
+}
+
+const recordJson = (r: ClientRecord) => ({ alias: r.alias, gen: r.gen, chain: chainOf(r.chain), closed_chains: r.closedChains.map(chainOf), receipt: r.receipt !== null });
 
 describe('rotate.json (§13)', () => {
   for (const run of rotate.runs as any[]) {
     it(run.name, async () => {
-      const records = await replaySkep();
-      const record = records.get(run.old.alias)!;
+      // Both keys from the identity, secret and Argon2id parameters the vector gives (§3).
+      for (const who of [run.old, run.next]) {
+        const st = await stretchSecret(who.identity, who.secret, { params: who.params });
+        expect(toHex(st.master)).toBe(who.master);
+        const s = vendorSession(st.master, st.idC, vk.idV, who.gen);
+        expect([s.alias, toHex(s.k)]).toEqual([who.alias, who.k]);
+      }
+      const record = await rotationRecord(run.record);
       const req = fromWireReq(run.request);
       // Inside the old-key-encrypted body, the RSA-OAEP ciphertext carries the new key.
       const body = await verifySecureRequest(parseRotate(vk, req, run.now), req, record.k, { window: vk.window });
       const ek = b64u.decode(JSON.parse(fromUtf8(body.plaintext)).ek);
       expect(toHex(await oaepDecrypt(vk.pkcs8, ek, utf8(`janus/1 rotate ${vk.idV}`)))).toBe(run.oaep_plaintext);
+      // The vendor: the same answer (verified rather than compared when it holds an RSA-PSS receipt) and the record after.
       const out = await vendorRotate(vk, parseRotate(vk, req, run.now), req, record, run.now, { bodyIv: fromHex(run.fixed.response_iv) });
-      expectRes(out.response, run.response);
-      expect(out.record.alias).toBe(run.next.alias);
+      expect(out.rotated).toBe(run.rotated);
+      const randomized = (run.randomized as string[]).some((x) => x.startsWith('response'));
+      if (!randomized) expectRes(out.response, run.response);
+      expect(recordJson(out.record)).toEqual(run.record_after);
+      // The client: the same request (less the randomized ek), and the recorded answer read.
       const old = { idV: vk.idV, alias: run.old.alias, gen: run.old.gen, k: fromHex(run.old.k) };
       const next = { idV: vk.idV, alias: run.next.alias, gen: run.next.gen, k: fromHex(run.next.k) };
-      const { state } = await rotateStart({ old, next, discovery, now: run.now, fixed: { nonce: fromHex(run.fixed.nonce), bodyIv: fromHex(run.fixed.body_iv) } });
-      const done = await rotateOnResponse(state, fromWireRes(run.response));
-      expect(done).toMatchObject({ alias: run.next.alias, gen: run.next.gen });
+      const ackHeader = req.headers['janus-ack'];
+      const remaining = run.record.chain && run.record.chain.delivered < run.record.chain.n ? run.record.chain.n - run.record.chain.delivered : 0;
+      const start = await rotateStart({
+        old,
+        next,
+        discovery,
+        now: run.now,
+        ...(remaining ? { remaining } : {}),
+        ...(ackHeader ? { ack: parseAck(ackHeader) } : {}),
+        fixed: { nonce: fromHex(run.fixed.nonce), bodyIv: fromHex(run.fixed.body_iv), sub: run.fixed.sub },
+      });
+      expect(Object.keys(start.request.headers).sort()).toEqual(Object.keys(req.headers).sort());
+      expect(start.request.headers['signature-input']).toBe(req.headers['signature-input']);
+      const mine = JSON.parse(fromUtf8((await verifySecureRequest(parseRotate(vk, start.request, run.now), start.request, record.k, { window: vk.window })).plaintext));
+      expect({ ...mine, ek: null }).toEqual({ ...JSON.parse(fromUtf8(body.plaintext)), ek: null });
+      // The client sent the recorded request: its receipt commits to that plaintext (§12.1).
+      const state = { ...start.state, requestSha256: b64u.encode(sha256(body.plaintext)) };
+      const got = await rotateOnResponse(state, fromWireRes(run.response)).then(
+        (r) => ({ alias: r.alias, gen: r.gen, payword: r.payword, receipt: r.receipt !== null }),
+        (e: unknown) => (e instanceof JanusError ? { error: e.code, details: e.details } : { error: 'throw' }),
+      );
+      expect(got).toEqual(run.client_result);
+      if (randomized) expect(await rotateOnResponse(state, out.response)).toMatchObject({ alias: run.next.alias, gen: run.next.gen });
+      for (const v of rotate.invalid_responses.filter((x: any) => x.answers === run.name)) {
+        const bad = await rotateOnResponse(state, fromWireRes(v.response)).then(() => 'no error', (e: unknown) => (e instanceof JanusError ? e.code : 'throw'));
+        expect(`${v.name}: ${bad}`).toBe(`${v.name}: ${v.error}`);
+      }
     });
   }
+
+  it('every invalid response answers a run', () => {
+    for (const v of rotate.invalid_responses) expect(rotate.runs.some((r: any) => r.name === v.answers)).toBe(true);
+  });
+
+  it('invalid rotations get their error codes, before any RSA work', async () => {
+    for (const v of rotate.invalid) {
+      const record = await rotationRecord(v.record);
+      const req = fromWireReq(v.request);
+      const got = await vendorRotateVerify(vk, parseRotate(vk, req, rotate.runs[0].now), req, record).then(() => 'no error', (e: unknown) => (e instanceof JanusError ? e.code : 'throw'));
+      expect(`${v.name}: ${got}`).toBe(`${v.name}: ${v.error}`);
+    }
+  });
+});
+
+describe('routes.json (§5.1)', () => {
+  it('each request-target and method gets its route, the app, or its refusal', () => {
+    const table = new RouteTable(routes.routes as Route[]);
+    for (const c of routes.cases) {
+      const split = splitTarget(c.target)!;
+      expect(canonicalPath(split.path)).toBe(c.canonical);
+      const v = table.match(split.path, c.method).verdict;
+      const got =
+        v.kind === 'protected'
+          ? { verdict: 'protected', route: v.route.path, level: v.route.level }
+          : v.kind === 'method_not_allowed'
+            ? { verdict: 'refused', error: 'method_not_allowed', status: 405, allow: v.allow.join(', ') }
+            : v.kind === 'ambiguous'
+              ? { verdict: 'refused', error: 'malformed', status: 400 }
+              : { verdict: 'app', path: canonicalPath(split.path) + split.query };
+      const { method: _m, target: _t, canonical: _c, ...want } = c;
+      expect({ target: c.target, method: c.method, ...got }).toEqual({ target: c.target, method: c.method, ...want });
+      if (got.verdict === 'refused') expect(ERRORS[got.error as ErrorCode].status).toBe(got.status);
+    }
+  });
+});
+
+/**
+ * §6.3 as written, without the implementation: a recorded response opens with AES-256-GCM
+ * (node:crypto) under the additional data spelled out from the spec's text, the binding of the
+ * request it answers, and the key the spec names.
+ */
+function openResponseBySpec(k: Uint8Array, b: { tag: string; keyid: string; nonce: string; method: string; targetUri: string }, res: { status: number; headers: Record<string, string>; body: string }, covered: string[]): string {
+  const lines = [
+    'janus/1 response',
+    `tag: ${b.tag}`,
+    `keyid: ${b.keyid}`,
+    `nonce: ${b.nonce}`,
+    `method: ${b.method}`,
+    `target-uri: ${b.targetUri}`,
+    `status: ${res.status}`,
+    `content-type: ${res.headers['content-type']}`,
+  ];
+  for (const name of covered) if (res.headers[name] !== undefined) lines.push(`${name}: ${res.headers[name]}`);
+  const sealedBytes = res.headers['janus-sealed'] !== undefined ? b64u.decode(res.headers['janus-sealed']) : fromHex(res.body);
+  const d = createDecipheriv('aes-256-gcm', slotKey(k, Number(b.keyid.split('.')[2])).ke, sealedBytes.subarray(0, 12));
+  d.setAAD(utf8(lines.join('\n')));
+  d.setAuthTag(sealedBytes.subarray(sealedBytes.length - 16));
+  return Buffer.concat([d.update(sealedBytes.subarray(12, sealedBytes.length - 16)), d.final()]).toString('utf8');
+}
+
+function bindingOf(req: WireReq): { tag: string; keyid: string; nonce: string; method: string; targetUri: string } {
+  const input = req.headers['signature-input']!;
+  const param = (name: string) => new RegExp(`;${name}="([^"]*)"`).exec(input)![1]!;
+  return { tag: param('tag'), keyid: param('keyid'), nonce: param('nonce'), method: req.method, targetUri: req.url };
+}
+
+describe('§6.3 responses, from the spec text alone', () => {
+  it('SKEP message 2: keyid = alias and slot of message 1 with the gen inside ek, nonce = b64u(N_C) (§7.2)', () => {
+    for (const run of skep.runs) {
+      const m1 = JSON.parse(fromUtf8(fromHex(run.messages.m1.body)));
+      // N_C: the 16 bytes after the version byte and K in the OAEP plaintext; gen: the 4 after them.
+      const pt = fromHex(run.oaep_plaintext);
+      const nC = pt.subarray(65, 81);
+      const gen = new DataView(pt.buffer, pt.byteOffset + 81, 4).getUint32(0);
+      const b = { tag: 'janus/1 skep-2', keyid: `${m1.alias}.${gen}.${m1.slot}`, nonce: b64u.encode(nC), method: 'POST', targetUri: run.messages.m1.url };
+      expect(JSON.parse(openResponseBySpec(fromHex(run.client.k), b, run.messages.m2, []))).toHaveProperty('n_v');
+    }
+  });
+
+  it('every delivery answer, with its covered headers in the table\'s order', () => {
+    let n = 0;
+    for (const file of [sddp, eddp]) {
+      for (const run of file.runs) {
+        const covered = run.level === 'sddp' ? ['janus-error'] : run.level === 'eddp' ? ['janus-challenge', 'janus-error'] : ['janus-challenge', 'janus-receipt', 'janus-error'];
+        expect(openResponseBySpec(fromHex(run.k), bindingOf(run.request), run.response, covered)).toBe(run.response_plaintext);
+        n++;
+      }
+    }
+    expect(n).toBe(sddp.runs.length + eddp.runs.length);
+  });
+
+  it('rotation answers: under the new key (keyid new_alias.new_gen.n), or the sealed ack_required under the old one', () => {
+    for (const run of rotate.runs) {
+      const b = bindingOf(run.request);
+      if (run.rotated) {
+        const n = b.keyid.split('.')[2];
+        expect(JSON.parse(openResponseBySpec(fromHex(run.next.k), { ...b, keyid: `${run.next.alias}.${run.next.gen}.${n}` }, run.response, []))).toMatchObject({ alias: run.next.alias, gen: run.next.gen });
+      } else {
+        expect(JSON.parse(openResponseBySpec(fromHex(run.old.k), b, run.response, ['janus-receipt', 'janus-error']))).toMatchObject({ error: { code: 'ack_required' } });
+      }
+    }
+  });
 });

@@ -4,12 +4,16 @@
  * protocol run must leave the vendor's records as they were.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes, utf8 } from '../crypto/bytes.ts';
+import { b64u, randomBytes, utf8 } from '../crypto/bytes.ts';
 import { contentDigest } from '../crypto/digest.ts';
 import {
   deliveryRequest,
   deliveryResponse,
   JanusError,
+  rotateOnResponse,
+  rotateStart,
+  verifyWord,
+  type Ack,
   sealRequest,
   sealResponse,
   skepOnResponse,
@@ -23,7 +27,7 @@ import {
 import { parseDiscovery } from './discovery.ts';
 import { jsonBytes } from './http.ts';
 import { MemoryVendor } from '../../test/support/memory-vendor.ts';
-import { deliver, discover, fetchChallenge, register, sessionFor, type Peer } from '../../test/support/client.ts';
+import { ackFor, deliver, discover, fetchChallenge, register, rotate, sessionFor, type Peer } from '../../test/support/client.ts';
 
 const ORIGIN = 'https://quotes.example';
 const OTHER = 'https://quotes.example.evil';
@@ -277,5 +281,106 @@ describe('another origin', () => {
     expect(lookalike.alias).not.toBe(alice.alias);
     expect(Buffer.from(lookalike.k).equals(Buffer.from(alice.k))).toBe(false);
     expect(codeOf(await peer((await sddp({ ...lookalike, alias: alice.alias })).request))).toBe('bad_signature');
+  });
+});
+
+/**
+ * The payment holes of §11-§13: a client that rotates to skip an acknowledgement, a chain id used
+ * twice, and a delivery counted that was never made. Each would let one side take or claim a
+ * delivery the other did not agree to.
+ */
+describe('payments: every delivery acknowledged once, and only deliveries counted', () => {
+  let shop: MemoryVendor;
+  let shopPeer: Peer;
+  let shopDoc: Discovery;
+
+  beforeAll(async () => {
+    shop = await MemoryVendor.create({
+      origin: ORIGIN,
+      now: NOW,
+      routes: [{ path: '/api/paid/*', methods: null, level: 'eddp+receipts' }],
+      app: (client, req) => {
+        if (req.path.endsWith('/missing')) return { status: 404, contentType: 'application/json', body: jsonBytes({ error: 'no such item' }) };
+        if (req.path.endsWith('/refuse')) throw new JanusError('subscription_expired', 'refused by the application');
+        return { contentType: 'application/json', body: jsonBytes({ hello: client.alias }) };
+      },
+    });
+    shopPeer = (req) => shop.handle(req);
+    shopDoc = await discover(shopPeer, ORIGIN);
+  });
+
+  const paid = (s: VendorSession, path: string, challenge: string, ack?: Ack) => deliver(shopPeer, s, 'eddp+receipts', path, { now: NOW, challenge, ...(ack ? { ack } : {}) });
+
+  it('a rotation with an unacknowledged delivery is refused (sealed ack_required under the old key); carrying the acknowledgement it settles the old chain', async () => {
+    const s = await sessionFor('rita@example.org', 'r', ORIGIN);
+    const reg = await register(shopPeer, s, shopDoc, { now: NOW, receipt: true, chain: 3 });
+    const chain = reg.payword!;
+    await paid(s, '/api/paid/LU', await fetchChallenge(shopPeer, s, shopDoc));
+    const next = await sessionFor('rita@example.org', 'r', ORIGIN, 1);
+    const before = shop.records.get(s.alias)!;
+    // Rotating away from delivery 1 without paying for it: refused, nothing moves.
+    const e = await rotate(shopPeer, s, next, shopDoc, { now: NOW, remaining: 2 }).then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(JanusError);
+    expect((e as JanusError).code).toBe('ack_required');
+    expect((e as JanusError).details).toMatchObject({ sub: chain.sub, pending: 1, n: 3, sealed: true });
+    expect(shop.records.get(s.alias)).toBe(before);
+    // An unauthenticated ack_required forged by the network does not pass for the vendor's word.
+    const fake: HttpResponseMsg = { status: 402, headers: { 'content-type': 'application/json', 'janus-error': 'ack_required' }, body: jsonBytes({ error: { code: 'ack_required', sub: chain.sub, pending: 1 } }) };
+    const { state } = await rotateStart({ old: s, next, discovery: shopDoc, now: NOW, remaining: 2 });
+    const forged = await rotateOnResponse(state, fake).then(() => null, (x: JanusError) => x);
+    expect(forged?.details?.['unauthenticated']).toBe(true);
+    // The rotation that carries w_1 settles the old chain and moves the rest (2 deliveries) to a new one.
+    const out = await rotate(shopPeer, s, next, shopDoc, { now: NOW, remaining: 2, ack: ackFor(s, chain, 1) });
+    expect(out.gen).toBe(1);
+    const rec = shop.records.get(s.alias)!;
+    expect(rec.closedChains).toEqual([expect.objectContaining({ sub: chain.sub, delivered: 1, acked: 1 })]);
+    expect(verifyWord(b64u.decode(chain.w0), 1, b64u.decode(rec.closedChains[0]!.ackedW))).toBe(true);
+    expect(rec.chain).toMatchObject({ sub: out.payword!.sub, n: 2, delivered: 0 });
+  });
+
+  it('a new chain that reuses a sub of the record (the current or a closed one) is refused with chain_reused, and nothing changes', async () => {
+    const s = await sessionFor('sam@example.org', 's', ORIGIN);
+    const reg = await register(shopPeer, s, shopDoc, { now: NOW, chain: 4 });
+    const first = reg.payword!;
+    const d1 = await paid(s, '/api/paid/LU', await fetchChallenge(shopPeer, s, shopDoc));
+    const gen1 = await sessionFor('sam@example.org', 's', ORIGIN, 1);
+    const before = shop.records.get(s.alias)!;
+    await rejects(rotate(shopPeer, s, gen1, shopDoc, { now: NOW, remaining: 3, ack: ackFor(s, first, 1), sub: first.sub }), 'chain_reused');
+    expect(shop.records.get(s.alias)).toBe(before);
+    // A fresh sub is accepted; then the first chain, now closed, still owns its sub.
+    const moved = await rotate(shopPeer, s, gen1, shopDoc, { now: NOW, remaining: 3, ack: ackFor(s, first, 1) });
+    const d2 = await paid(gen1, '/api/paid/LU', d1.challenge!);
+    expect(d2.receipt).toEqual({ sub: moved.payword!.sub, i: 1, n: 3 });
+    const gen2 = await sessionFor('sam@example.org', 's', ORIGIN, 2);
+    const mid = shop.records.get(s.alias)!;
+    await rejects(rotate(shopPeer, gen1, gen2, shopDoc, { now: NOW, remaining: 2, ack: ackFor(gen1, moved.payword!, 1), sub: first.sub }), 'chain_reused');
+    expect(shop.records.get(s.alias)).toBe(mid);
+  });
+
+  it('an answer that is not 2xx delivers nothing: no mark, no count, and the acknowledgement it carried is stored (sealed)', async () => {
+    const s = await sessionFor('tom@example.org', 't', ORIGIN);
+    const reg = await register(shopPeer, s, shopDoc, { now: NOW, chain: 3 });
+    const d1 = await paid(s, '/api/paid/LU', await fetchChallenge(shopPeer, s, shopDoc));
+    const missing = await paid(s, '/api/paid/missing', d1.challenge!, ackFor(s, reg.payword!, 1));
+    expect(missing).toMatchObject({ status: 404, receipt: null, error: null });
+    expect(shop.records.get(s.alias)!.chain).toMatchObject({ delivered: 1, acked: 1 });
+    const refusedByApp = await paid(s, '/api/paid/refuse', missing.challenge!).then(() => null, (x: JanusError) => x);
+    expect(refusedByApp).toMatchObject({ code: 'subscription_expired', details: { sealed: true } });
+    expect(shop.records.get(s.alias)!.chain).toMatchObject({ delivered: 1, acked: 1 });
+    // The next request needs no acknowledgement: nothing was delivered in between.
+    const d2 = await paid(s, '/api/paid/LU', refusedByApp!.details!['challenge'] as string);
+    expect(d2.receipt).toEqual({ sub: reg.payword!.sub, i: 2, n: 3 });
+  });
+
+  it('the last acknowledgement is kept: chain_exhausted is sealed and stores it; a lost answer is acknowledged again without harm', async () => {
+    const s = await sessionFor('uma@example.org', 'u', ORIGIN);
+    const reg = await register(shopPeer, s, shopDoc, { now: NOW, chain: 1 });
+    const d1 = await paid(s, '/api/paid/LU', await fetchChallenge(shopPeer, s, shopDoc));
+    const e = await paid(s, '/api/paid/LU', d1.challenge!, ackFor(s, reg.payword!, 1)).then(() => null, (x: JanusError) => x);
+    expect(e).toMatchObject({ code: 'chain_exhausted', details: { sealed: true, sub: reg.payword!.sub, n: 1 } });
+    expect(shop.records.get(s.alias)!.chain).toMatchObject({ delivered: 1, acked: 1 });
+    // The same acknowledgement again (the client did not see the answer): accepted, the same refusal.
+    const again = await paid(s, '/api/paid/LU', e!.details!['challenge'] as string, ackFor(s, reg.payword!, 1)).then(() => null, (x: JanusError) => x);
+    expect(again?.code).toBe('chain_exhausted');
   });
 });

@@ -1209,15 +1209,17 @@ describe('secure request headers: parseSecureRequest + verifySecureRequest (§6.
     const ck = vk.ck;
     const { challenge } = issueChallenge(ck, ORIGIN, key.alias, NOW);
     const ack = { sub: 'S'.repeat(22), i: 1, w: new Uint8Array(32).fill(7) };
-    const { request } = await deliveryRequest({ key, level: 'eddp', method: 'GET', url: `${ORIGIN}/api/intraday/LU`, now: NOW, challenge, ack });
-    const d = parseDelivery(vk, request, 'eddp', NOW);
+    const { request } = await deliveryRequest({ key, level: 'eddp+receipts', method: 'GET', url: `${ORIGIN}/api/intraday/LU`, now: NOW, challenge, ack });
+    const d = parseDelivery(vk, request, 'eddp+receipts', NOW);
     expect(d.challenge?.key).toMatch(/^challenge:/);
     expect(d.ack).toEqual(ack);
+    // §11.2: an acknowledgement goes only to an eddp+receipts route.
+    expectCode(() => parseDelivery(vk, request, 'eddp', NOW), 'malformed');
     fc.assert(
       fc.property(fc.oneof(anyString, mutsArb.map((m) => mutate(challenge, m))), fc.oneof(anyString, mutsArb.map((m) => mutate(formatAck(ack), m))), fc.boolean(), (c, a, dropAck) => {
         const headers: Record<string, string> = { ...request.headers, 'janus-challenge': c, 'janus-ack': a };
         if (dropAck) delete headers['janus-ack'];
-        expectOnlyJanusError(() => parseDelivery(vk, { ...request, headers }, 'eddp', NOW), ['malformed', 'challenge_invalid', 'too_large']);
+        expectOnlyJanusError(() => parseDelivery(vk, { ...request, headers }, 'eddp+receipts', NOW), ['malformed', 'challenge_invalid', 'too_large']);
       }),
       { numRuns: 300 },
     );

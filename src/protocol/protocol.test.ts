@@ -214,9 +214,15 @@ describe('PayWord acknowledgements (paper §5)', () => {
     const res = await peer(ackRequest(erin.alias, ORIGIN + doc.ackPath, { sub, i: 2, w: w2 }));
     expect(res.status).toBe(200);
     expect(JSON.parse(fromUtf8(res.body))).toEqual({ sub, acked: 2 });
-    // Replaying an ack is refused.
+    // The same acknowledgement again is accepted and changes nothing (a client that lost the answer
+    // sends it again, §11.2); an older one is replayed, and another word for i = a is bad_ack.
     const again = await peer(ackRequest(erin.alias, ORIGIN + doc.ackPath, { sub, i: 2, w: w2 }));
-    expect(again.headers['janus-error']).toBe('replayed');
+    expect(again.status).toBe(200);
+    expect(JSON.parse(fromUtf8(again.body))).toEqual({ sub, acked: 2 });
+    const older = await peer(ackRequest(erin.alias, ORIGIN + doc.ackPath, { sub, i: 1, w: w1 }));
+    expect(older.headers['janus-error']).toBe('replayed');
+    const other = await peer(ackRequest(erin.alias, ORIGIN + doc.ackPath, { sub, i: 2, w: new Uint8Array(32) }));
+    expect(other.headers['janus-error']).toBe('bad_ack');
     // The vendor's proof: w_2 hashes to w_0 in two steps; a third party checks it.
     const chain = vendor.records.get(erin.alias)!.chain!;
     expect(chain.acked).toBe(2);
@@ -265,14 +271,17 @@ describe('key rotation and secret change (§13)', () => {
     await deliver(peer, oldS, 'eddp+receipts', '/api/paid/X', { now: NOW, challenge: c });
     const newS = await sessionFor('grace@example.org', 'new secret', ORIGIN);
     expect(newS.alias).not.toBe(oldS.alias);
-    const { state, request } = await rotateStart({ old: oldS, next: newS, discovery: doc, now: NOW, remaining: 9 });
+    // §13: the rotation settles the old chain: it carries the acknowledgement of delivery 1.
+    const ack = { sub: r.payword!.sub, i: 1, w: paywordWord(oldS.k, r.payword!.sub, 10, 1) };
+    const { state, request } = await rotateStart({ old: oldS, next: newS, discovery: doc, now: NOW, remaining: 9, ack });
     const out = await rotateOnResponse(state, await peer(request));
     expect(out.alias).toBe(newS.alias);
     expect(out.receipt).not.toBeNull();
     const rec = vendor.records.get(newS.alias)!;
     expect(vendor.records.has(oldS.alias)).toBe(false);
     expect(rec.closedChains).toHaveLength(1);
-    expect(rec.closedChains[0]!.sub).toBe(r.payword!.sub);
+    expect(rec.closedChains[0]).toMatchObject({ sub: r.payword!.sub, delivered: 1, acked: 1 });
+    expect(rec.chain!.sub).not.toBe(r.payword!.sub);
     expect(rec.chain!.n).toBe(9);
     expect(rec.validUntil).toBe(NOW + 30 * 86400);
     await expectCode(fetchChallenge(peer, oldS, doc), 'unknown_client');

@@ -19,6 +19,9 @@ import { assertInWindow, replayExpiry, slotKey, slotOf, type SlotKey } from './s
 
 export const REQUEST_COMPONENTS = ['@method', '@target-uri', 'content-digest'] as const;
 
+/** §6.1: n_C, the canonical b64u of 16 bytes (the last character carries 2 bits, the other 4 zero). */
+const NONCE_RE = /^[A-Za-z0-9_-]{21}[AQgw]$/;
+
 /** The key material a client holds for one vendor. */
 export interface KeyHolder {
   readonly alias: string;
@@ -286,9 +289,8 @@ export function parseSecureRequest(req: HttpRequestMsg, opts: ParseOptions): Par
   const p = sig.params;
   if (p.alg !== 'hmac-sha256') throw new JanusError('malformed', 'alg must be hmac-sha256');
   if (p.tag !== opts.tag) throw new JanusError('malformed', `tag must be "${opts.tag}"`);
-  if (typeof p.nonce !== 'string' || p.nonce.length < 16 || p.nonce.length > 64 || !/^[A-Za-z0-9_-]+$/.test(p.nonce)) {
-    throw new JanusError('malformed', 'nonce must be b64u of 12..48 bytes');
-  }
+  // §6.1: the nonce parameter is n_C = b64u(N_C), N_C 16 random bytes: 22 characters, one encoding.
+  if (typeof p.nonce !== 'string' || !NONCE_RE.test(p.nonce)) throw new JanusError('malformed', 'nonce must be b64u of 16 bytes (22 characters)');
   const { alias, gen, n } = parseKeyid(p.keyid);
   if (!ALIAS_RE.test(alias)) throw new JanusError('malformed', 'bad alias');
   assertInWindow(n, opts.now, opts.window);

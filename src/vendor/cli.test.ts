@@ -1,7 +1,8 @@
 /**
  * `janus-vendor` in-process through `main(argv, io)`: keygen, verify-receipt (on a real receipt from
  * a non-repudiation SKEP run against a vendor made from keygen's files), inspect, and the usage
- * errors and exit codes of each. serve is in proxy.test.ts.
+ * errors and exit codes of each; serve and inspect on PostgreSQL (a throwaway cluster, or
+ * $JANUS_PG_URL). serve as a proxy is in proxy.test.ts.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,9 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { b64, b64u, fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { certificateInfo, derToPem, spkiFingerprint } from '../crypto/rsa.ts';
 import { paywordWord, type Receipt, type SkepResult, type VendorSession } from '../protocol/index.ts';
-import { discover, register, sessionFor } from '../../test/support/client.ts';
-import { fetchPeer } from '../../test/support/vendor-kit.ts';
-import { main, validateServeConfig, type Io } from './cli.ts';
+import { deliver, discover, register, sessionFor } from '../../test/support/client.ts';
+import { usePostgres } from '../../test/support/pg-fixture.ts';
+import { freePort, startUpstream, until } from '../../test/support/serve-kit.ts';
+import { fetchPeer, httpPeer } from '../../test/support/vendor-kit.ts';
+import { keyPlacementWarnings, main, validateServeConfig, type Io } from './cli.ts';
 import { loadKeyMaterial } from './config.ts';
 import { createVendor } from './core.ts';
 import { SqliteStore } from './sqlite-store.ts';
@@ -81,6 +84,8 @@ beforeAll(async () => {
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const pgdb = usePostgres();
 
 describe('janus-vendor (no command)', () => {
   it('--help lists the commands; no command or an unknown one is a usage error', async () => {
@@ -388,5 +393,153 @@ describe('the serve config', () => {
     );
     expect(() => validateServeConfig({ origin: 'https://site.example', database: 'x' }, '/')).toThrow(/"upstream" must be a non-empty string/);
     expect(() => validateServeConfig([], '/')).toThrow(/must be a JSON object/);
+  });
+});
+
+describe('janus-vendor serve and inspect on PostgreSQL', () => {
+  /** The URL's password (the throwaway cluster has one), which nothing may print. */
+  const passwordOf = (url: string) => decodeURIComponent(new URL(url).password);
+  const masked = (url: string) => {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  };
+
+  /** Starts serve with `argv` after `serve`; resolves once it listens (or failed), with a stop. */
+  async function serveWith(argv: string[]): Promise<{ io: Captured; stop(): Promise<number> }> {
+    const ac = new AbortController();
+    const io = capture({ signal: ac.signal });
+    const done = main(['serve', ...argv], io);
+    let ended = false;
+    void done.then(() => (ended = true));
+    await until(() => io.stdout().includes('listening on') || ended, 'serve to listen or fail', 30_000);
+    return {
+      io,
+      stop: async () => {
+        ac.abort();
+        return done;
+      },
+    };
+  }
+
+  async function pgConfig(name: string, database: string | undefined): Promise<{ file: string; origin: string }> {
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    const file = join(dir, name);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        origin,
+        listen: { host: '127.0.0.1', port },
+        keys: { privateKey: 'keys/vendor-key.pem', kek: 'keys/kek.key' },
+        ...(database !== undefined ? { database } : {}),
+        routes: [{ path: '/api/watchlist', methods: ['GET'], level: 'sddp' }],
+        upstream: upstreamUrl,
+      }),
+    );
+    return { file, origin };
+  }
+
+  let upstreamUrl = '';
+  let closeUpstream = async () => {};
+  beforeAll(async () => {
+    const u = await startUpstream('node');
+    upstreamUrl = u.url;
+    closeUpstream = u.close;
+  });
+  afterAll(async () => closeUpstream());
+
+  it('serve with a postgres:// URL as "database" registers a client and answers SDDP; inspect reads it from the same database', async () => {
+    const url = await pgdb.freshDatabase();
+    const { file, origin } = await pgConfig('pg.json', url);
+    const s = await serveWith(['--config', file]);
+    try {
+      expect(s.io.stderr()).toBe('');
+      expect(s.io.stdout()).toContain(`database ${masked(url)}`);
+      const peer = httpPeer(origin);
+      const doc = await discover(peer, origin);
+      const carol = await sessionFor('carol@example.org', 'carol secret', origin);
+      expect((await register(peer, carol, doc, { now: Math.floor(Date.now() / 1000), data: { plan: 'pg' } })).alias).toBe(carol.alias);
+      const d = await deliver(peer, carol, 'sddp', '/api/watchlist', { now: Math.floor(Date.now() / 1000) });
+      expect(d.status).toBe(200);
+      expect(d.json).toMatchObject({ handler: 'protected', alias: carol.alias, level: 'sddp' });
+      // The row is in PostgreSQL: inspect (with the same config) reads it there, and writes no SQLite file.
+      const r = await run(['inspect', '--config', file, carol.alias]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ alias: carol.alias, gen: 0, data: { plan: 'pg' } });
+      expect(await run(['inspect', '--config', file, '--count'])).toEqual({ code: 0, out: '1\n', err: '' });
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+    const pw = passwordOf(url);
+    if (pw) expect(s.io.stdout() + s.io.stderr()).not.toContain(pw);
+  });
+
+  it('--database overrides the config\'s "database" (serve and inspect); the config then needs none', async () => {
+    const url = await pgdb.freshDatabase();
+    const { file, origin } = await pgConfig('pg-override.json', 'data/never.db');
+    const s = await serveWith(['--config', file, '--database', url]);
+    try {
+      expect(s.io.stderr()).toBe('');
+      expect(s.io.stdout()).toContain(`database ${masked(url)}`);
+      const peer = httpPeer(origin);
+      const dan = await sessionFor('dan@example.org', 'dan secret', origin);
+      await register(peer, dan, await discover(peer, origin), { now: Math.floor(Date.now() / 1000) });
+      expect((await deliver(peer, dan, 'sddp', '/api/watchlist', { now: Math.floor(Date.now() / 1000) })).status).toBe(200);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+    expect(existsSync(join(dir, 'data', 'never.db'))).toBe(false);
+    const { file: bare } = await pgConfig('pg-bare.json', undefined);
+    expect(await run(['inspect', '--config', bare, '--database', url, '--count'])).toEqual({ code: 0, out: '1\n', err: '' });
+    // Without it, a config with no "database" is still an error.
+    expect(await run(['inspect', '--config', bare, '--count'])).toMatchObject({ code: 3, err: expect.stringMatching(/"database" must be a non-empty string/) });
+    // A relative --database path resolves against the working folder.
+    expect(await run(['inspect', '--config', bare, '--database', 'data/vendor.db', '--count'])).toEqual({ code: 0, out: '1\n', err: '' });
+  });
+
+  it("a URL's password never appears in output or errors", async () => {
+    const secret = 'S3cret-Pa55word';
+    const url = new URL(await pgdb.freshDatabase());
+    url.password = secret; // the wrong one: the server refuses it
+    const wrong = url.toString();
+    const missing = new URL(wrong);
+    missing.pathname = '/no_such_database';
+    const closed = `postgres://janus:${secret}@127.0.0.1:${await freePort()}/janus`;
+    const cases: Array<[string[], RegExp]> = [
+      [['serve', '--config', (await pgConfig('pg-wrong.json', wrong)).file], /cannot open the database postgres:\/\/janus:\*\*\*@127\.0\.0\.1:\d+\/janus_\w+: /],
+      [['serve', '--config', (await pgConfig('pg-missing.json', undefined)).file, '--database', missing.toString()], /cannot open the database postgres:\/\/janus:\*\*\*@.*\/no_such_database: /],
+      [['serve', '--config', (await pgConfig('pg-closed.json', closed)).file], /cannot open the database postgres:\/\/janus:\*\*\*@127\.0\.0\.1:\d+\/janus: .*ECONNREFUSED/],
+      [['inspect', '--config', (await pgConfig('pg-inspect.json', wrong)).file, '--count'], /cannot open the database postgres:\/\/janus:\*\*\*@/],
+      // The password in the query, and a URL that names no database.
+      [['inspect', '--config', (await pgConfig('pg-query.json', `postgresql://janus@127.0.0.1:${await freePort()}/janus?password=${secret}`)).file, '--count'], /password=\*\*\*.*ECONNREFUSED/],
+      [['inspect', '--config', (await pgConfig('pg-nodb.json', `postgres://janus:${secret}@127.0.0.1:5432/`)).file, '--count'], /"database": the PostgreSQL URL names no database: postgres:\/\/janus:\*\*\*@127\.0\.0\.1:5432\//],
+      [['inspect', '--config', (await pgConfig('pg-nodb2.json', undefined)).file, '--database', `postgres://janus:${secret}@127.0.0.1:5432/`, '--count'], /inspect: --database: the PostgreSQL URL names no database: postgres:\/\/janus:\*\*\*@/],
+    ];
+    for (const [argv, re] of cases) {
+      const r = await run(argv);
+      expect([r.code, r.err], argv.join(' ')).toEqual([3, expect.stringMatching(re)]);
+      expect(r.out + r.err).not.toContain(secret);
+    }
+  });
+
+  it('a database of another kind (an unsupported URL scheme) is the typed input error, exit 3', async () => {
+    const bad = 'mysql://root:hunter2hunter2@db.example/shop';
+    const c = await run(['serve', '--config', (await pgConfig('mysql.json', bad)).file]);
+    expect([c.code, c.out]).toEqual([3, '']);
+    expect(c.err).toMatch(/^janus-vendor: config .*mysql\.json: "database": unsupported store "mysql:": give a SQLite path \(or sqlite:PATH\) or a postgres:\/\/ URL\n$/);
+    const o = await run(['serve', '--config', (await pgConfig('mysql-flag.json', 'data/x.db')).file, '--database', bad]);
+    expect([o.code, o.err]).toEqual([3, expect.stringMatching(/^janus-vendor: serve: --database: unsupported store "mysql:"/)]);
+    const i = await run(['inspect', '--config', configFile, '--database', 'redis://x/0', '--count']);
+    expect([i.code, i.err]).toEqual([3, expect.stringMatching(/inspect: --database: unsupported store "redis:"/)]);
+    for (const r of [c, o]) expect(r.err).not.toContain('hunter2');
+    expect(() => validateServeConfig({ origin: ORIGIN, database: bad, upstream: 'http://127.0.0.1:1' }, '/')).toThrow(/"database": unsupported store "mysql:"/);
+  });
+
+  it('the key placement warnings are for SQLite folders only', () => {
+    const keys_ = { kek: '/srv/janus/data/kek.key', privateKey: '/srv/janus/data/key.pem' };
+    expect(keyPlacementWarnings({ database: '/srv/janus/data/vendor.db', keys: keys_ })).toHaveLength(2);
+    expect(keyPlacementWarnings({ database: 'postgres://janus:pw@db.example/data', keys: keys_ })).toEqual([]);
+    expect(keyPlacementWarnings({ database: ':memory:', keys: keys_ })).toEqual([]);
   });
 });

@@ -35,9 +35,10 @@ import { JanusError } from '../errors.ts';
 import { LEVELS, MAX_WINDOW, parseReceipt, verifyReceipt, verifyWord, vendorIdentity, type JsonObject, type Level, type ReceiptPayload, type ReceiptPolicy } from '../protocol/index.ts';
 import { loadKeyMaterial, resolveConfig, type RateLimits, type TrustProxy, type VendorConfig, type VendorLimits } from './config.ts';
 import { nodeCryptoProvider } from './node-crypto.ts';
+import { displayStoreLocation, openStore, parseStoreLocation } from './open-store.ts';
 import { createProxy, parseUpstream, type ProxyRoute } from './proxy.ts';
 import { publicView } from './records.ts';
-import { SqliteStore } from './sqlite-store.ts';
+import type { Store } from './store.ts';
 
 // node-forge is CommonJS: Node's ESM loader exposes it only as `default`, bundlers as the namespace.
 const forge: typeof forgeNs = (forgeNs as unknown as { default?: typeof forgeNs }).default ?? forgeNs;
@@ -369,8 +370,22 @@ const CONFIG_FIELDS = [
   'caseSensitivePaths',
 ] as const;
 
-/** Checks a parsed config file; relative paths resolve against `baseDir`. Throws ConfigError naming the field. */
-export function validateServeConfig(raw: unknown, baseDir: string): ServeConfig {
+/**
+ * A store location (open-store.ts) as the config keeps it: a PostgreSQL URL as given, a SQLite path
+ * resolved against `baseDir`. A JanusError (bad_input) names what is wrong, never a URL's password.
+ */
+export function storeLocation(location: string, baseDir: string): string {
+  const where = parseStoreLocation(location);
+  if (where.kind === 'postgres') return where.url;
+  return where.path === ':memory:' || isAbsolute(where.path) ? where.path : resolve(baseDir, where.path);
+}
+
+/**
+ * Checks a parsed config file; relative paths resolve against `baseDir`. `database`, when given
+ * (the command line's --database, already resolved), stands for the config's. Throws ConfigError
+ * naming the field.
+ */
+export function validateServeConfig(raw: unknown, baseDir: string, database?: string): ServeConfig {
   if (!isObj(raw)) throw new ConfigError('the config must be a JSON object');
   only(raw, CONFIG_FIELDS, '');
   const path = (p: string) => (p === ':memory:' || isAbsolute(p) ? p : resolve(baseDir, p));
@@ -396,7 +411,15 @@ export function validateServeConfig(raw: unknown, baseDir: string): ServeConfig 
     if (p !== undefined) keys[k] = path(p);
   }
 
-  const database = path(cfgString(raw, 'database', ''));
+  let location = database;
+  if (location === undefined) {
+    try {
+      location = storeLocation(cfgString(raw, 'database', ''), baseDir);
+    } catch (e) {
+      if (e instanceof JanusError) throw new ConfigError(`"database": ${e.message}`);
+      throw e;
+    }
+  }
   const window = cfgInt(raw, 'window', '', 0, MAX_WINDOW);
   const receipt = raw['receipt'];
   if (receipt !== undefined && receipt !== 'none' && receipt !== 'offered' && receipt !== 'required') {
@@ -470,7 +493,7 @@ export function validateServeConfig(raw: unknown, baseDir: string): ServeConfig 
     origin: idV,
     listen,
     keys,
-    database,
+    database: location,
     ...(window !== undefined ? { window } : {}),
     ...(receipt !== undefined ? { receipt } : {}),
     ...(name !== undefined ? { name } : {}),
@@ -488,7 +511,7 @@ export function validateServeConfig(raw: unknown, baseDir: string): ServeConfig 
 }
 
 /** Reads and checks a config file; any problem is an input error (exit 3) naming the file and field. */
-export function readServeConfig(file: string): ServeConfig {
+export function readServeConfig(file: string, database?: string): ServeConfig {
   const text = readText(file, 'config file');
   let raw: unknown;
   try {
@@ -497,7 +520,7 @@ export function readServeConfig(file: string): ServeConfig {
     throw inputError(`the config file ${file} is not valid JSON: ${(e as Error).message}`);
   }
   try {
-    return validateServeConfig(raw, dirname(file));
+    return validateServeConfig(raw, dirname(file), database);
   } catch (e) {
     if (e instanceof ConfigError) throw inputError(`config ${file}: ${e.message}`);
     throw e;
@@ -534,8 +557,10 @@ export function vendorConfigOf(c: ServeConfig, env: NodeJS.ProcessEnv): VendorCo
  * signs receipts for whoever copies it. Each such file is one warning line.
  */
 export function keyPlacementWarnings(cfg: Pick<ServeConfig, 'database' | 'keys'>): string[] {
-  if (cfg.database === ':memory:') return [];
-  const dataDir = dirname(cfg.database);
+  const where = parseStoreLocation(cfg.database);
+  // A PostgreSQL database has no folder here that a copy of the keys could travel with.
+  if (where.kind === 'postgres' || where.path === ':memory:') return [];
+  const dataDir = dirname(where.path);
   const inside = (p: string) => {
     const r = relative(dataDir, p);
     return r !== '' && !r.startsWith('..') && !isAbsolute(r);
@@ -548,6 +573,45 @@ export function keyPlacementWarnings(cfg: Pick<ServeConfig, 'database' | 'keys'>
     out.push(`the vendor's private key ${cfg.keys.privateKey} is in the database's folder ${dataDir}: a copy of that folder can sign receipts. Keep it elsewhere (JANUS_PRIVATE_KEY from a secrets manager, or a file outside ${dataDir})`);
   }
   return out;
+}
+
+/** `--database <path|url>`: the store location, a relative path resolved against the working folder. */
+function databaseOption(v: Values, cmd: string, io: Io): string | undefined {
+  const x = str(v, 'database');
+  if (x === undefined) return undefined;
+  try {
+    return storeLocation(x, cwdOf(io));
+  } catch (e) {
+    if (e instanceof JanusError) throw inputError(`${cmd}: --database: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Opens the store at `location`. Its errors are shown with the location's password masked, and
+ * without the password anywhere in the message (a driver may quote its connection settings).
+ */
+async function openDatabase(location: string): Promise<Store> {
+  try {
+    return await openStore(location);
+  } catch (e) {
+    throw inputError(`cannot open the database ${displayStoreLocation(location)}: ${withoutPassword((e as Error).message, location)}`);
+  }
+}
+
+function withoutPassword(text: string, location: string): string {
+  if (parseStoreLocation(location).kind !== 'postgres') return text;
+  const u = new URL(location.trim());
+  const decode = (p: string) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  };
+  const given = [u.password, decode(u.password), ...[...u.searchParams].filter(([k]) => k.toLowerCase() === 'password').map(([, p]) => p)];
+  for (const p of new Set(given)) if (p !== '') text = text.split(p).join('***');
+  return text;
 }
 
 /**
@@ -580,8 +644,8 @@ function stopSignal(signal: AbortSignal | undefined): { stopped: Promise<string>
 const serve: Command = {
   name: 'serve',
   summary: "run a vendor as a reverse proxy in front of the site's own server",
-  options: { config: { type: 'string' } },
-  help: `Usage: janus-vendor serve --config <file.json>
+  options: { config: { type: 'string' }, database: { type: 'string' } },
+  help: `Usage: janus-vendor serve --config <file.json> [--database <path | postgres://...>]
 
 Runs a Janus vendor as a reverse proxy in front of the site's own server (the "upstream"), so a site
 adopts Janus without code changes. The vendor answers /.well-known/janus and /.janus/*; a request to
@@ -599,13 +663,15 @@ environment: JANUS_PRIVATE_KEY (PEM), JANUS_CERTIFICATE (PEM), JANUS_KEK (base64
 Stops on SIGINT or SIGTERM.
 
 Options:
-  --config <file>  the JSON config file (relative paths in it resolve against its folder)
-  -h, --help       this help
+  --config <file>      the JSON config file (relative paths in it resolve against its folder)
+  --database <where>   the store, instead of the config's "database": a SQLite file, or a
+                       postgres:// URL for several instances on one database
+  -h, --help           this help
 `,
   async run(v, pos, io) {
     if (pos.length) throw usage(`serve: unexpected argument ${pos[0]}`);
     const file = resolve(cwdOf(io), required(v, 'config', 'serve'));
-    const cfg = readServeConfig(file);
+    const cfg = readServeConfig(file, databaseOption(v, 'serve', io));
     for (const w of keyPlacementWarnings(cfg)) io.err(`janus-vendor: warning: ${w}\n`);
     let config: VendorConfig;
     try {
@@ -615,12 +681,7 @@ Options:
       if (e instanceof JanusError) throw inputError(`config ${file}: ${e.message}`);
       throw e;
     }
-    let store: SqliteStore;
-    try {
-      store = new SqliteStore(cfg.database);
-    } catch (e) {
-      throw inputError(`cannot open the database ${cfg.database}: ${(e as Error).message}`);
-    }
+    const store = await openDatabase(cfg.database);
     let proxy: ReturnType<typeof createProxy>;
     try {
       proxy = createProxy({
@@ -656,7 +717,7 @@ Options:
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       const url = `http://${host}:${addr.port}`;
       io.out(`janus-vendor: vendor ${vendor.config.idV} listening on ${url}, upstream ${cfg.upstream}\n`);
-      io.out(`janus-vendor: key fingerprint ${vendor.config.fingerprint}, ${cfg.routes.length} route(s), database ${cfg.database}\n`);
+      io.out(`janus-vendor: key fingerprint ${vendor.config.fingerprint}, ${cfg.routes.length} route(s), database ${displayStoreLocation(cfg.database)}\n`);
       if (vendor.config.idV.startsWith('https:')) io.out(`janus-vendor: this serves plain HTTP; terminate TLS for ${vendor.config.idV} in front of it\n`);
       const why = await stop.stopped;
       io.out(`janus-vendor: ${why}, stopping\n`);
@@ -680,34 +741,32 @@ Options:
 const inspect: Command = {
   name: 'inspect',
   summary: 'show a client record without its key, or count the clients',
-  options: { config: { type: 'string' }, count: { type: 'boolean' } },
-  help: `Usage: janus-vendor inspect --config <file.json> <alias>
-       janus-vendor inspect --config <file.json> --count
+  options: { config: { type: 'string' }, database: { type: 'string' }, count: { type: 'boolean' } },
+  help: `Usage: janus-vendor inspect --config <file.json> [--database <path | postgres://...>] <alias>
+       janus-vendor inspect --config <file.json> [--database <path | postgres://...>] --count
 
 Prints the client record of <alias> as JSON: generation, subscription data, validity, receipt
 chain, receipt, timestamps. Never the client's key. With --count, prints the number of clients.
-The database is the config's "database"; the keys are not needed.
+The database is the config's "database" (or --database); the keys are not needed.
 
 Exit codes: 0 found, 1 no client with that alias, 2 usage, 3 config or database problem.
 
 Options:
-  --config <file>  the serve config file
-  --count          print the number of registered clients
-  -h, --help       this help
+  --config <file>      the serve config file
+  --database <where>   the store, instead of the config's "database": a SQLite file or a postgres:// URL
+  --count              print the number of registered clients
+  -h, --help           this help
 `,
   async run(v, pos, io) {
     const file = resolve(cwdOf(io), required(v, 'config', 'inspect'));
     const count = v['count'] === true;
     if (count && pos.length) throw usage('inspect: give either an alias or --count, not both');
     if (!count && pos.length !== 1) throw usage(pos.length ? `inspect: one alias at a time, got ${pos.length}` : 'inspect: which alias? (or --count)');
-    const cfg = readServeConfig(file);
-    if (cfg.database !== ':memory:' && !existsSync(cfg.database)) throw inputError(`no database at ${cfg.database} (has the vendor run yet?)`);
-    let store: SqliteStore;
-    try {
-      store = new SqliteStore(cfg.database);
-    } catch (e) {
-      throw inputError(`cannot open the database ${cfg.database}: ${(e as Error).message}`);
-    }
+    const cfg = readServeConfig(file, databaseOption(v, 'inspect', io));
+    const where = parseStoreLocation(cfg.database);
+    // Opening a SQLite file creates it; a PostgreSQL database is never created here.
+    if (where.kind === 'sqlite' && where.path !== ':memory:' && !existsSync(where.path)) throw inputError(`no database at ${where.path} (has the vendor run yet?)`);
+    const store = await openDatabase(cfg.database);
     try {
       if (count) {
         io.out(`${await store.countClients()}\n`);

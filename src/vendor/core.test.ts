@@ -27,7 +27,7 @@ beforeAll(async () => {
     routes: [
       { path: '/api/watchlist', level: 'sddp', handler: ({ client }) => ({ alias: client.alias, watchlist: client.data['watchlist'] ?? [] }) },
       { path: '/api/echo', level: 'sddp', methods: ['POST'], handler: (ctx) => ({ got: ctx.json() }) },
-      { path: '/api/intraday/*', level: 'eddp+receipts', handler: ({ url, client }) => ({ symbol: url.pathname.split('/').pop(), delivered: client.chain?.delivered }) },
+      { path: '/api/intraday/*', level: 'eddp+receipts', handler: ({ url, client, delivery }) => ({ symbol: url.pathname.split('/').pop(), delivered: client.chain?.delivered, delivery: delivery?.i }) },
       { path: '/api/reset', level: 'sddp', methods: ['POST'], handler: () => new Reply('', { status: 205 }) },
       { path: '/', level: 'credential' },
     ],
@@ -82,7 +82,8 @@ describe('vendor SDK through Hono, in-process', () => {
     expect(r.receipt).not.toBeNull();
     const c = await fetchChallenge(peer, bob, doc);
     const d1 = await deliver(peer, bob, 'eddp+receipts', '/api/intraday/LU', { now, challenge: c });
-    expect(d1.json).toEqual({ symbol: 'LU', delivered: 1 });
+    // The handler sees the deliveries made so far, and which one its 2xx answer will be.
+    expect(d1.json).toEqual({ symbol: 'LU', delivered: 0, delivery: 1 });
     const { paywordWord } = await import('../protocol/index.ts');
     const d2 = await deliver(peer, bob, 'eddp+receipts', '/api/intraday/T', {
       now,
@@ -91,7 +92,8 @@ describe('vendor SDK through Hono, in-process', () => {
     });
     expect(d2.receipt).toEqual({ sub: r.payword!.sub, i: 2, n: r.payword!.n });
     const next = await sessionFor('bob@example.org', 'bob secret', ORIGIN, 1);
-    const rot = await rotateStart({ old: bob, next, discovery: doc, now, remaining: 1 });
+    // §13: delivery 2 is acknowledged in the rotation itself.
+    const rot = await rotateStart({ old: bob, next, discovery: doc, now, remaining: 1, ack: { sub: r.payword!.sub, i: 2, w: paywordWord(bob.k, r.payword!.sub, 3, 2) } });
     const out = await rotateOnResponse(rot.state, await peer(rot.request));
     expect(out.gen).toBe(1);
   });

@@ -27,8 +27,11 @@ import {
   parseSkepHello,
   RouteTable,
   isCanonicalRoutePath,
-  sealAckRequired,
+  countDelivery,
   sealDelivery,
+  sealDeliveryError,
+  sealRefusal,
+  sealRotateRefusal,
   skepVendorFinish,
   skepVendorHello,
   skepVendorVerify,
@@ -47,6 +50,7 @@ import {
   type HttpResponseMsg,
   type JsonObject,
   type Level,
+  type ReceiptMark,
   type Route,
 } from '../protocol/index.ts';
 import { plainAddress, resolveConfig, type ResolvedConfig, type VendorConfig } from './config.ts';
@@ -66,7 +70,13 @@ export interface JanusClient {
 }
 
 export interface HandlerContext {
+  /** The verified client as stored: on eddp+receipts, `chain.delivered` counts the deliveries made before this one. */
   readonly client: JanusClient;
+  /**
+   * eddp+receipts: the delivery a 2xx answer from this handler will be (`i` = delivered + 1), counted
+   * only with that answer (docs/PROTOCOL.md §11.2); any other answer counts nothing. Null on other levels.
+   */
+  readonly delivery: { readonly sub: string; readonly i: number; readonly n: number } | null;
   readonly level: Level;
   readonly method: string;
   /** id_V and the request's canonical path and query (§5.1): what the route matched. */
@@ -266,6 +276,8 @@ export class JanusVendor {
   readonly bodyBudget: BodyBudget;
   /** SKEP message 3 in progress per alias (and its token): a concurrent copy is refused before the receipt is signed. */
   private readonly confirming = new Map<string, string>();
+  /** eddp+receipts deliveries in progress per alias: a concurrent one is refused before it is recorded (§11.2). */
+  private readonly delivering = new Set<string>();
   private readonly keyCache = new Map<string, Uint8Array>();
   /** Decoded records by stored row: a store that hands out the same row object (SqliteStore's cache) skips decoding. */
   private readonly records = new WeakMap<ClientRow, ClientRecord>();
@@ -447,7 +459,8 @@ export class JanusVendor {
     try {
       const now = this.config.now();
       const p = parseCredential(value, now, this.config.vk.window);
-      const row = await this.store.getClient(p.alias);
+      // Fresh: nothing is committed here that could catch a key rotated on another instance meanwhile.
+      const row = await this.store.getClient(p.alias, { fresh: true });
       if (!row || row.gen !== p.gen) return null;
       const record = this.record(row);
       // §10: a client whose subscription is not valid now is a visitor like any other.
@@ -565,9 +578,19 @@ export class JanusVendor {
         const req = msg(await read(64 * 1024));
         const verified = await vendorRotateVerify(vk, parsed, req, loaded!.record);
         lease.release();
+        const expectKey = { alias: parsed.alias, gen: parsed.gen };
+        if (verified.outcome === 'ack_required') {
+          // §13: the old chain has a delivery waiting for its acknowledgement. The nonce and any
+          // acknowledgement the request carried are stored, no RSA work is done, and the refusal is
+          // sealed under the old key.
+          const changed = verified.record !== loaded!.record;
+          await this.store.commit({ now, useOnce: verified.useOnce, expectKey, ...(changed ? { update: toRow(cfg.rk, { ...verified.record, updatedAt: now }, loaded!.row.version + 1) } : {}) });
+          return sealRotateRefusal(verified);
+        }
         // §13: the nonce is spent before the RSA decryption, so a resent rotation costs nothing.
-        await this.store.commit({ now, useOnce: verified.useOnce, expectKey: { alias: parsed.alias, gen: parsed.gen } });
+        await this.store.commit({ now, useOnce: verified.useOnce, expectKey });
         const out = await vendorRotateFinish(vk, verified, now);
+        // The acknowledgement the request carried is stored with the move, in the closed chain.
         await this.store.commit({
           now,
           rename: { from: out.oldAlias, expectVersion: loaded!.row.version, row: toRow(cfg.rk, out.record, loaded!.row.version + 1) },
@@ -594,67 +617,122 @@ export class JanusVendor {
     const req = msg(await read(cfg.limits.maxBodyBytes));
     const opened = await openDelivery(vk, d, req, loaded!.record, now, cfg.limits.maxBodyBytes);
     lease.release();
+    const alias = d.parsed.alias;
     // Each verified request leaves a one-time value in the replay memory: capped per client (§15).
     // A request whose commit fails stored nothing, and gives its token back (a replay costs the
     // client nothing).
     const perSlot = cfg.rateLimits.requestsPerClientPerSlot;
-    this.limits.client.take(d.parsed.alias, perSlot, 300);
-    // The key the request verified under must still be the client's when the nonce is recorded:
-    // another process may have rotated it since this one read the record (§13).
-    const expectKey = { alias: d.parsed.alias, gen: d.parsed.gen };
-    const commit = async (c: Commit) => {
+    this.limits.client.take(alias, perSlot, 300);
+    const paid = level === 'eddp+receipts' && opened.rule === 'deliver';
+    // One delivery of a chain at a time per process: a second would pass the same check and run
+    // the application for a delivery that could not be counted. Refused before anything is stored.
+    if (paid && this.delivering.has(alias)) {
+      this.limits.client.refund(alias, perSlot);
+      throw new JanusError('conflict', 'another delivery to this client is in progress; retry');
+    }
+    if (paid) this.delivering.add(alias);
+    try {
+      // §11.2, first commit: the one-time values and the acknowledgement, before the application
+      // runs (a replay never runs it twice). The key the request verified under must still be the
+      // client's: another process may have rotated it since this one read the record (§13).
+      const changed = opened.record !== loaded!.record;
+      let version = loaded!.row.version;
       try {
-        await this.store.commit(c);
+        await this.store.commit({ now, useOnce: opened.useOnce, expectKey: { alias, gen: d.parsed.gen }, ...(changed ? { update: toRow(cfg.rk, opened.record, version + 1) } : {}) });
       } catch (e) {
-        this.limits.client.refund(d.parsed.alias, perSlot);
+        this.limits.client.refund(alias, perSlot);
         throw e;
       }
-    };
-    if (opened.ackRequired) {
-      // Verified, but the previous delivery is unacknowledged: its nonce is spent (a replay is
-      // `replayed`), nothing else is stored, and the answer is a sealed 402 (§11.2).
-      await commit({ now, useOnce: [opened.nonce], expectKey });
-      return sealAckRequired(vk, d, req, opened, now);
-    }
-    const changed = opened.record !== loaded!.record;
-    const version = loaded!.row.version + 1;
-    // Replay check, acknowledgement and delivery count are stored before the handler runs: the
-    // paper's vendor checks, then delivers.
-    await commit({ now, useOnce: opened.useOnce, expectKey, ...(changed ? { update: toRow(cfg.rk, opened.record, version) } : {}) });
-    let result: { status: number; contentType: string; body: Uint8Array; headers: Record<string, string> };
-    try {
-      result = await runHandler(route.handler!, {
-        client: publicClient(opened.record),
-        level,
-        method,
-        url: c.url,
-        headers: head.headers,
-        contentType: opened.contentType,
-        body: opened.plaintext,
-        address: address(),
-        text: () => fromUtf8(opened.plaintext),
-        json: <T>() => {
-          try {
-            return JSON.parse(fromUtf8(opened.plaintext)) as T;
-          } catch {
-            throw new JanusError('malformed', 'the request body is not JSON');
-          }
-        },
-      });
-    } catch (e) {
-      if (level === 'eddp+receipts' && loaded!.record.chain) {
-        // Nothing was delivered: give the delivery back so the client is not asked to acknowledge it.
-        const back = { ...opened.record, chain: { ...opened.record.chain!, delivered: opened.record.chain!.delivered - 1 }, updatedAt: now };
-        await this.store.commit({ now, update: toRow(cfg.rk, back, version + 1) }).catch(() => undefined);
+      if (changed) version++;
+      // From here on the request is recorded, and every answer is sealed (§6.3): the client can
+      // tell that its acknowledgement was stored.
+      if (opened.rule !== 'deliver') return await sealRefusal(vk, d, req, opened, now);
+      let result: HandlerOutput;
+      try {
+        const chain = opened.record.chain;
+        result = await runHandler(route.handler!, {
+          client: publicClient(opened.record),
+          delivery: level === 'eddp+receipts' && chain ? { sub: chain.sub, i: chain.delivered + 1, n: chain.n } : null,
+          level,
+          method,
+          url: c.url,
+          headers: head.headers,
+          contentType: opened.contentType,
+          body: opened.plaintext,
+          address: address(),
+          text: () => fromUtf8(opened.plaintext),
+          json: <T>() => {
+            try {
+              return JSON.parse(fromUtf8(opened.plaintext)) as T;
+            } catch {
+              throw new JanusError('malformed', 'the request body is not JSON');
+            }
+          },
+        });
+      } catch (e) {
+        return await sealDeliveryError(vk, d, req, opened, this.handlerError(e, method, c.path), now);
       }
-      throw e;
+      let delivery: ReceiptMark | null = null;
+      if (level === 'eddp+receipts' && result.status >= 200 && result.status <= 299) {
+        // §11.2, second commit: a 2xx answer is a delivery, counted before it is sent; any other
+        // answer counts nothing and carries no mark.
+        try {
+          delivery = await this.count(alias, opened.record, version, now);
+        } catch (e) {
+          return await sealDeliveryError(vk, d, req, opened, this.handlerError(e, method, c.path), now);
+        }
+      }
+      return await sealDelivery(vk, d, req, opened, { ...result, delivery }, now);
+    } finally {
+      if (paid) this.delivering.delete(alias);
     }
-    return sealDelivery(vk, d, req, opened, result, now);
+  }
+
+  /** An application's error as the sealed answer carries it: its JanusError, or `internal` (logged without request data). */
+  private handlerError(e: unknown, method: string, path: string): JanusError {
+    // ack_required and chain_exhausted are the vendor's own refusals (§11.2), with a meaning a client acts on.
+    if (e instanceof JanusError && e.code !== 'internal' && e.code !== 'ack_required' && e.code !== 'chain_exhausted') return e;
+    console.error(`janus: internal error on ${method} ${path}:`, e instanceof Error ? e.message : e);
+    return new JanusError('internal');
+  }
+
+  /**
+   * §11.2: delivery `delivered + 1` of the record stored at `version`, in one commit. Another commit
+   * in between (an acknowledgement at the ack endpoint, say) is read back and the count applied to
+   * it, as long as it is the same key and chain with the same deliveries; else `conflict`.
+   */
+  private async count(alias: string, record: ClientRecord, version: number, now: number): Promise<ReceiptMark> {
+    const sub = record.chain!.sub;
+    const delivered = record.chain!.delivered;
+    for (let attempt = 0; ; attempt++) {
+      const counted = countDelivery(record, now);
+      try {
+        await this.store.commit({ now, update: toRow(this.config.rk, counted.record, version + 1) });
+        return counted.mark;
+      } catch (e) {
+        if (!(e instanceof JanusError) || e.code !== 'conflict' || attempt >= 2) throw e;
+      }
+      const again = await this.load(alias);
+      const chain = again?.record.chain;
+      if (!again || again.record.gen !== record.gen || !chain || chain.sub !== sub || chain.delivered !== delivered || chain.acked < delivered) {
+        throw new JanusError('conflict', 'the client record changed meanwhile; retry');
+      }
+      record = again.record;
+      version = again.row.version;
+    }
   }
 }
 
-async function runHandler(h: ProtectedHandler, ctx: HandlerContext): Promise<{ status: number; contentType: string; body: Uint8Array; headers: Record<string, string> }> {
-  const r = await h(ctx);
+type HandlerOutput = { status: number; contentType: string; body: Uint8Array; headers: Record<string, string> };
+
+async function runHandler(h: ProtectedHandler, ctx: HandlerContext): Promise<HandlerOutput> {
+  const out = await handlerOutput(await h(ctx));
+  // Checked before a delivery is counted: the answer must be one the SDK can seal (§6.3: no line break in a covered value).
+  if (/[\r\n]/.test(out.contentType)) throw new Error('the handler answered a content type with a line break');
+  return out;
+}
+
+async function handlerOutput(r: HandlerResult): Promise<HandlerOutput> {
   if (r instanceof Reply) {
     return {
       status: r.init.status ?? 200,

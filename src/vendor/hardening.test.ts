@@ -564,13 +564,16 @@ describe('finding 9: smaller ones', () => {
     expect((await deliveryResponse(pending, 'eddp+receipts', first)).status).toBe(200);
     const again = await peer(request);
     expect([again.status, again.headers['janus-error']]).toEqual([409, 'replayed']);
-    // A request refused with the sealed 402 cannot be replayed either; its challenge stays usable.
+    // A request refused with the sealed 402 cannot be replayed either: it was recorded, its challenge
+    // spent; the 402 carries the next one.
     const next = first.headers['janus-challenge']!;
     const q = await deliveryRequest({ key: bob, level: 'eddp+receipts', method: 'GET', url: v.origin + '/api/paid/T', now: clock, challenge: next });
-    expect((await peer(q.request)).status).toBe(402);
+    const refused = await peer(q.request);
+    expect(refused.status).toBe(402);
     expect((await peer(q.request)).headers['janus-error']).toBe('replayed');
     const w1 = paywordWord(bob.k, bobSub, 3, 1);
-    const acked = await deliver(peer, bob, 'eddp+receipts', '/api/paid/T', { now: clock, challenge: next, ack: { sub: bobSub, i: 1, w: w1 } });
+    await expect(deliver(peer, bob, 'eddp+receipts', '/api/paid/T', { now: clock, challenge: next, ack: { sub: bobSub, i: 1, w: w1 } })).rejects.toMatchObject({ code: 'replayed' });
+    const acked = await deliver(peer, bob, 'eddp+receipts', '/api/paid/T', { now: clock, challenge: refused.headers['janus-challenge']!, ack: { sub: bobSub, i: 1, w: w1 } });
     expect(acked.receipt?.i).toBe(2);
   });
 

@@ -236,7 +236,9 @@ describe('janus-vendor serve: the reverse proxy', () => {
     expect(d.receipt).toEqual({ sub: bobReg.payword!.sub, i: 1, n: bobReg.payword!.n });
     bobChallenge = d.challenge!;
     expect(lastSeen().headers[CLIENT_HEADER.level]).toBe('eddp+receipts');
-    expect(decodeClient(String(lastSeen().headers[CLIENT_HEADER.client])).chain).toMatchObject({ n: 3, delivered: 1, acked: 0 });
+    // The upstream sees the deliveries made before this one, and which one its 2xx answer will be.
+    expect(decodeClient(String(lastSeen().headers[CLIENT_HEADER.client])).chain).toMatchObject({ n: 3, delivered: 0, acked: 0 });
+    expect(lastSeen().headers[CLIENT_HEADER.delivery]).toBe(`${bobReg.payword!.sub}.1.3`);
 
     expect(bobReg.fingerprint).toBe(doc.key.fingerprint);
     writeFileSync(join(dir, 'spki.txt'), b64u.encode(doc.key.spki));
@@ -319,7 +321,7 @@ describe('janus-vendor serve: the reverse proxy', () => {
     expect(seen).toHaveLength(0);
   });
 
-  it('an unreachable upstream is a 502 with a plain message (sealed on a protected route)', async () => {
+  it('an unreachable upstream: a plain 502 for pages, a sealed 502 upstream_unavailable on protected routes, no delivery counted', async () => {
     await new Promise((r) => upstream.close(r));
     upstream.closeAllConnections();
     const r = await fetch(origin + '/page');
@@ -327,11 +329,12 @@ describe('janus-vendor serve: the reverse proxy', () => {
     expect(await r.text()).toMatch(/^bad gateway/);
     const { request, pending } = await deliveryRequest({ key: alice, level: 'sddp', method: 'GET', url: origin + '/api/watchlist', now: now() });
     const d = await deliveryResponse(pending, 'sddp', await peer(request));
-    expect(d.status).toBe(502);
-    expect(fromUtf8(d.body)).toMatch(/^bad gateway/);
+    expect([d.status, d.error]).toEqual([502, 'upstream_unavailable']);
+    expect(JSON.parse(fromUtf8(d.body))).toMatchObject({ error: { code: 'upstream_unavailable' } });
     expect(serveIo.stderr()).toMatch(/upstream GET \/page: ECONNREFUSED/);
 
-    // On a receipt route nothing is counted as delivered when the upstream is down (§11.2).
+    // On a receipt route the answer is a typed, sealed 502 (never 500 internal), nothing is counted
+    // as delivered, and the acknowledgement the request carried is stored (§11.2).
     const sub = bobReg.payword!.sub;
     const paid = await deliveryRequest({
       key: bob,
@@ -342,7 +345,12 @@ describe('janus-vendor serve: the reverse proxy', () => {
       challenge: bobChallenge,
       ack: { sub, i: 1, w: paywordWord(bob.k, sub, 3, 1) },
     });
-    expect((await peer(paid.request)).status).toBe(500);
+    const res = await peer(paid.request);
+    expect([res.status, res.headers['janus-error']]).toEqual([502, 'upstream_unavailable']);
+    const out = await deliveryResponse(paid.pending, 'eddp+receipts', res);
+    expect(out).toMatchObject({ status: 502, error: 'upstream_unavailable', receipt: null, ackRequired: false });
+    bobChallenge = out.challenge!;
+    expect(serveIo.stderr()).not.toMatch(/internal error/);
     const io = capture();
     expect(await main(['inspect', '--config', join(dir, 'janus.json'), bob.alias], io)).toBe(0);
     expect(JSON.parse(io.stdout()).chain).toMatchObject({ delivered: 1, acked: 1 });

@@ -8,6 +8,7 @@
  *   Janus-Client-Alias: <alias>
  *   Janus-Client:       b64u(JSON of the JanusClient: alias, gen, data, validity, chain; never K)
  *   Janus-Client-Level: sddp | eddp | eddp+receipts (a protected route) or credential (§10)
+ *   Janus-Client-Delivery: sub.i.n on eddp+receipts: the delivery a 2xx answer will be (§11.2)
  * Any header arriving from outside that a server could read as one of these, or as X-Forwarded-*,
  * Forwarded or X-Real-IP (names compared without case and with `_` read as `-`, as WSGI and CGI
  * read them), is removed first, so the upstream can trust them as long as it is reachable only
@@ -28,6 +29,7 @@ export const CLIENT_HEADER = {
   alias: 'janus-client-alias',
   client: 'janus-client',
   level: 'janus-client-level',
+  delivery: 'janus-client-delivery',
 } as const;
 
 /** RFC 9110 §7.6.1: connection-specific fields, never forwarded (plus the obsolete ones still seen). */
@@ -242,6 +244,7 @@ export function upstreamHandler(opts: UpstreamOptions): ProtectedHandler {
     if (ctx.body.length > 0 || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) headers.set('content-length', String(ctx.body.length));
     setForwarded(headers, ctx.url, ctx.address);
     setClient(headers, ctx.client, ctx.level);
+    if (ctx.delivery) headers.set(CLIENT_HEADER.delivery, `${ctx.delivery.sub}.${ctx.delivery.i}.${ctx.delivery.n}`);
     const target = targetOf(base, ctx.url);
     try {
       const res = await send(target, ctx.method, headers, ctx.body.length > 0 ? ctx.body : null, timeoutMs);
@@ -251,10 +254,9 @@ export function upstreamHandler(opts: UpstreamOptions): ProtectedHandler {
     } catch (e) {
       if (!(e instanceof UpstreamError)) throw e;
       log(`janus-vendor: upstream ${ctx.method} ${ctx.url.pathname}: ${e.message}`);
-      // Nothing was delivered: on a receipt route throw, so the SDK gives the delivery back rather
-      // than count one the client would be asked to acknowledge (§11.2). Elsewhere a sealed 502/504.
-      if (ctx.level === 'eddp+receipts') throw new Error(`upstream failed: ${e.message}`);
-      return gatewayError(e);
+      // A typed error, sealed by the SDK like any answer to a verified request: on a receipt route
+      // it is no delivery, so nothing is counted (§11.2).
+      throw new JanusError('upstream_unavailable', e.status === 504 ? 'the site did not answer in time' : 'the site could not be reached, or answered unusably');
     }
   };
 }

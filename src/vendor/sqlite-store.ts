@@ -9,7 +9,8 @@
  * - client rows are cached, and updated by this store's own commits;
  * - other connections to the same file (another process, the CLI, an app's own tables) are seen
  *   through `PRAGMA data_version`: inside every write transaction, so a replay check or a versioned
- *   update is never decided on stale data, and before a read at most every `readStalenessMs`.
+ *   update is never decided on stale data, and before a read at most every `readStalenessMs`
+ *   (before every `fresh` read: the slot-credential check).
  */
 import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
@@ -136,9 +137,19 @@ export class SqliteStore implements Store {
       closeSync(openSync(path, 'a', 0o600));
     }
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    // Switching a new file to WAL needs an exclusive lock, and SQLite does not wait for it (no busy
+    // handler there): with several processes opening the file at once, it is tried again.
+    for (const until = Date.now() + 5000; ; ) {
+      try {
+        this.db.pragma('journal_mode = WAL');
+        break;
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > until) throw e;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      }
+    }
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
     this.staleMs = opts.readStalenessMs ?? 100;
@@ -334,18 +345,24 @@ export class SqliteStore implements Store {
   }
 
   private migrate(): void {
-    const v = this.db.pragma('user_version', { simple: true }) as number;
-    if (v > SCHEMA_VERSION) throw new Error(`database ${this.path} has schema ${v}, newer than this SDK (${SCHEMA_VERSION})`);
-    for (let i = v; i < SCHEMA_VERSION; i++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[i]!);
-        this.db.pragma(`user_version = ${i + 1}`);
-      })();
+    // Each step reads the version inside an IMMEDIATE transaction: processes opening a new
+    // file at once would otherwise both see version 0 and both create the tables.
+    for (;;) {
+      const done = this.db.transaction(() => {
+        const v = this.db.pragma('user_version', { simple: true }) as number;
+        if (v > SCHEMA_VERSION) throw new Error(`database ${this.path} has schema ${v}, newer than this SDK (${SCHEMA_VERSION})`);
+        if (v === SCHEMA_VERSION) return true;
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+        return false;
+      }).immediate();
+      if (done) return;
     }
   }
 
-  async getClient(alias: string): Promise<ClientRow | null> {
-    if (Date.now() - this.syncedAt >= this.staleMs) this.sync();
+  async getClient(alias: string, opts?: { fresh?: boolean }): Promise<ClientRow | null> {
+    // Fresh: look at other connections' writes now (one PRAGMA data_version when there were none).
+    if (opts?.fresh || Date.now() - this.syncedAt >= this.staleMs) this.sync();
     const hit = this.clients.get(alias);
     if (hit) return hit;
     const r = this.stmts.get.get(alias);

@@ -44,7 +44,12 @@ export interface Commit {
 
 export interface Store {
   readonly kind: string;
-  getClient(alias: string): Promise<ClientRow | null>;
+  /**
+   * The client row, or null. A store may serve it from a cache that lags other instances' writes
+   * (never by more than its documented bound); with `fresh`, it is the row as committed when the
+   * call started, for a decision made on the read alone (a slot credential, which commits nothing).
+   */
+  getClient(alias: string, opts?: { fresh?: boolean }): Promise<ClientRow | null>;
   commit(c: Commit): Promise<void>;
   /** Forgets expired one-time values; returns how many. */
   cleanup(now: number): Promise<number>;

@@ -1,7 +1,12 @@
 /** Client-side drivers over the protocol core, for tests: each runs one protocol against a peer. */
 import { fromUtf8 } from '../../src/crypto/bytes.ts';
 import {
+  ackRequest,
   challengeRequest,
+  JanusError,
+  paywordWord,
+  rotateOnResponse,
+  rotateStart,
   deliveryRequest,
   deliveryResponse,
   parseDiscovery,
@@ -17,6 +22,8 @@ import {
   type HttpRequestMsg,
   type HttpResponseMsg,
   type JsonObject,
+  type PaywordCommitment,
+  type Receipt,
   type SkepResult,
   type VendorSession,
 } from '../../src/protocol/index.ts';
@@ -70,6 +77,11 @@ export async function fetchChallenge(peer: Peer, session: VendorSession, discove
   return readChallengeResponse(res).challenge;
 }
 
+/**
+ * One SDDP or EDDP exchange. A sealed error other than `ack_required` (the vendor recorded the
+ * request, then refused it: §6.3, §11.2) is thrown as a JanusError with `details.sealed`; an
+ * unsealed one as §14.2 says (`details.unauthenticated`).
+ */
 export async function deliver(
   peer: Peer,
   session: VendorSession,
@@ -89,5 +101,49 @@ export async function deliver(
   });
   const res = await peer(request);
   const d = await deliveryResponse(pending, level, res);
-  return { ...d, json: d.body.length ? JSON.parse(fromUtf8(d.body)) : null };
+  const json = d.body.length ? JSON.parse(fromUtf8(d.body)) : null;
+  if (d.error && d.error !== 'ack_required') {
+    const e = (json as { error?: Record<string, unknown> } | null)?.error ?? {};
+    const { code: _c, message, ...details } = e;
+    throw new JanusError(d.error, typeof message === 'string' ? message : undefined, { ...details, sealed: true, status: d.status, challenge: d.challenge });
+  }
+  return { ...d, json };
+}
+
+/** The acknowledgement of delivery `i` of the chain `c`, as the client derives it from its key (§11.1). */
+export function ackFor(session: VendorSession, c: { sub: string; n: number }, i: number): Ack {
+  return { sub: c.sub, i, w: paywordWord(session.k, c.sub, c.n, i) };
+}
+
+/** `POST <ack_path>` (§11.2): the vendor's answer, thrown as §14.2 says when it refuses. */
+export async function acknowledge(peer: Peer, session: VendorSession, discovery: Discovery, ack: Ack): Promise<{ sub: string; acked: number }> {
+  const res = await peer(ackRequest(session.alias, session.idV + discovery.ackPath, ack));
+  if (res.status !== 200) {
+    const { readErrorResponse } = await import('../../src/protocol/http.ts');
+    throw readErrorResponse(res) ?? new Error(`status ${res.status}`);
+  }
+  return JSON.parse(fromUtf8(res.body)) as { sub: string; acked: number };
+}
+
+/**
+ * A rotation (§13) from `old` to `next`. `remaining` is N - delivered of the open chain; `ack`
+ * settles its delivery waiting. A sealed `ack_required` is thrown (details: sub, pending, n, sealed).
+ */
+export async function rotate(
+  peer: Peer,
+  old: VendorSession,
+  next: VendorSession,
+  discovery: Discovery,
+  opts: { now: number; remaining?: number; ack?: Ack; sub?: string },
+): Promise<{ alias: string; gen: number; receipt: Receipt | null; payword: PaywordCommitment | null }> {
+  const { state, request } = await rotateStart({
+    old,
+    next,
+    discovery,
+    now: opts.now,
+    ...(opts.remaining ? { remaining: opts.remaining } : {}),
+    ...(opts.ack ? { ack: opts.ack } : {}),
+    ...(opts.sub ? { fixed: { sub: opts.sub } } : {}),
+  });
+  return rotateOnResponse(state, await peer(request));
 }

@@ -11,7 +11,9 @@ import {
   errorResponse,
   jsonBytes,
   openDelivery,
-  sealAckRequired,
+  countDelivery,
+  sealDeliveryError,
+  sealRefusal,
   parseAckRequest,
   parseChallengeRequest,
   parseDelivery,
@@ -149,7 +151,7 @@ export class MemoryVendor {
     if (path === '/.janus/rotate') {
       const parsed = parseRotate(vk, req, now);
       const out = await vendorRotate(vk, parsed, req, this.records.get(parsed.alias) ?? null, now);
-      if (out.record.alias !== out.oldAlias && this.records.has(out.record.alias)) throw new JanusError('already_registered');
+      if (out.rotated && out.record.alias !== out.oldAlias && this.records.has(out.record.alias)) throw new JanusError('already_registered');
       this.consume(out.useOnce);
       this.records.delete(out.oldAlias);
       this.records.set(out.record.alias, out.record);
@@ -161,13 +163,25 @@ export class MemoryVendor {
     }
     const d = parseDelivery(vk, req, route.level, now);
     const opened = await openDelivery(vk, d, req, this.records.get(d.parsed.alias) ?? null, now);
-    if (opened.ackRequired) {
-      this.consume([opened.nonce]); // §11.2: its nonce is spent, nothing else is stored
-      return sealAckRequired(vk, d, req, opened, now);
-    }
+    // §11.2: the one-time values and the acknowledgement are stored first; every answer after is sealed.
     this.consume(opened.useOnce);
-    const out = this.app(opened.record, { method: req.method, path, body: opened.plaintext });
     this.records.set(opened.record.alias, opened.record);
-    return sealDelivery(vk, d, req, opened, { status: out.status ?? 200, contentType: out.contentType ?? 'application/json', body: out.body }, now);
+    if (opened.rule !== 'deliver') return sealRefusal(vk, d, req, opened, now);
+    let out: ReturnType<AppHandler>;
+    try {
+      out = this.app(opened.record, { method: req.method, path, body: opened.plaintext });
+    } catch (e) {
+      if (!(e instanceof JanusError)) throw e;
+      return sealDeliveryError(vk, d, req, opened, e, now);
+    }
+    const status = out.status ?? 200;
+    let delivery = null;
+    if (route.level === 'eddp+receipts' && status >= 200 && status <= 299) {
+      // A 2xx answer is a delivery, counted with it.
+      const counted = countDelivery(opened.record, now);
+      this.records.set(counted.record.alias, counted.record);
+      delivery = counted.mark;
+    }
+    return sealDelivery(vk, d, req, opened, { status, contentType: out.contentType ?? 'application/json', body: out.body, delivery }, now);
   }
 }
