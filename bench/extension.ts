@@ -5,6 +5,8 @@
  * One run measures each browser in turn and prints the figures side by side:
  *
  *   - unlock: the popup's `ui.unlock` message, Argon2id at the real parameters (JANUS_ARGON2);
+ *   - a change of secret moving every registered site: Quotes, the bench vendor and ten small vendors
+ *     on loopback (one rotation each, and the two Argon2id runs of the old and new secrets);
  *   - per-vendor key derivation (HKDF per origin): the protocol's `vendorSession`, bundled by this
  *     script and run in an extension page (the extension's own origin and engine);
  *   - added latency of intercepted fetches over plain fetches on the same server on loopback, from
@@ -30,7 +32,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { DIST, launch, type Engine, type ExtBrowser, type ExtPage } from '../e2e/driver.ts';
-import { expectText, OPTIONS, pageStatus } from '../e2e/support.ts';
+import { expectText, OPTIONS, pageStatus, tabShowing } from '../e2e/support.ts';
 import { startDemo } from '../demo/server.ts';
 import { randomBytes, toHex } from '../src/crypto/bytes.ts';
 import { derToPem, generateVendorKeyPair } from '../src/crypto/rsa.ts';
@@ -170,8 +172,30 @@ function timedAsk(ext: ExtPage, type: string, payload: unknown) {
   );
 }
 
+/** Ten small vendors on loopback (one key between them), for timing a change of secret. */
+const MOVE_SITES = SMOKE ? 2 : 10;
+const moveVendors = await Promise.all(
+  Array.from({ length: MOVE_SITES }, async () => {
+    const p = createNetServer();
+    await new Promise<void>((ok) => p.listen(0, '127.0.0.1', ok));
+    const port = (p.address() as { port: number }).port;
+    await new Promise<void>((ok) => p.close(() => ok()));
+    const origin = `http://localhost:${port}`;
+    const vendor = createVendor({
+      config: { origin, name: `Site ${port}`, keys: { privateKeyPem: derToPem(pkcs8, 'PRIVATE KEY'), kek: randomBytes(32) } },
+      store: new SqliteStore(':memory:'),
+      routes: [{ path: '/api/data', level: 'sddp', methods: ['GET'], handler: () => ({ ok: true }) }],
+    });
+    const server = createJanusServer(vendor, () => new Response('<!doctype html><title>Site</title><h1>Site</h1>', { headers: { 'content-type': 'text/html' } }));
+    await new Promise<void>((ok) => server.listen(port, '127.0.0.1', ok));
+    return { origin, vendor, server };
+  }),
+);
+
 interface Figures {
   unlock: number[];
+  /** A change of secret moving MOVE_SITES sites (ms), and how many moved. */
+  secretChange: { ms: number; moved: number };
   derive: number[];
   watchlist: { base: number[]; prot: number[] };
   intraday: { base: number[]; prot: number[] };
@@ -229,9 +253,28 @@ async function measure(engine: Engine): Promise<Figures> {
       bulk.push({ size, plain: median(r[`/plain/${size}`]!), prot: median(r[`/sddp/${size}`]!) });
     }
 
+    // ---- a change of secret with MOVE_SITES sites on loopback ------------------------------------
+    for (const v of moveVendors) {
+      const page = await b.newPage();
+      await page.goto(v.origin + '/');
+      const tabId = await tabShowing(b, v.origin);
+      const r = await timedAsk(ext, 'ui.register', { tabId, origin: v.origin });
+      if (!r.ok) throw new Error(`registration at ${v.origin} failed`);
+      await page.close();
+    }
+    const change = await ext.evaluate(
+      async ({ current, next }) => {
+        const api = ((globalThis as { browser?: unknown }).browser ?? (globalThis as { chrome?: unknown }).chrome) as { runtime: { sendMessage(m: unknown): Promise<{ ok: boolean; value?: { moved: string[] } }> } };
+        const t0 = performance.now();
+        const reply = await api.runtime.sendMessage({ type: 'ui.changeSecret', payload: { current, next } });
+        return { ms: performance.now() - t0, moved: reply.value?.moved.length ?? -1 };
+      },
+      { current: SECRET, next: SECRET + ' renewed' },
+    );
+
     // ---- bulk decryption and key derivation in an extension page -------------------------------
     await ext.evaluate((code) => (0, eval)(code), PROTOCOL_BUNDLE);
-    const { idC, master } = await stretchSecret(identity, SECRET);
+    const { idC, master } = await stretchSecret(identity, SECRET + ' renewed');
     const s = vendorSession(master, idC, benchOrigin, 0);
     const inExt = await ext.evaluate(
       async ({ alias, k, base, sizes, master, idC, runs, origins }) => {
@@ -268,6 +311,7 @@ async function measure(engine: Engine): Promise<Figures> {
 
     return {
       unlock,
+      secretChange: change,
       derive: inExt.derive,
       watchlist: { base: qs['/favicon.svg']!, prot: qs['/api/watchlist']! },
       intraday: { base: qs['/favicon.svg']!, prot: qs[intraday]! },
@@ -292,6 +336,10 @@ try {
   const rows: [string, (f: Figures) => string][] = [
     ['unlock (Argon2id, real parameters): median of 3', (f) => `${ms(median(f.unlock))} (${f.unlock.map((x) => x.toFixed(0)).join(', ')})`],
     ['key derivation per vendor (vendorSession)', (f) => `${(median(f.derive) * 1000).toFixed(0)} us`],
+    [
+      'change of secret, every registered site moved',
+      (f) => `${ms(f.secretChange.ms)} for ${f.secretChange.moved} sites (${ms(f.secretChange.ms / Math.max(1, f.secretChange.moved))} each, 2 Argon2id included)`,
+    ],
     ['SDDP Quotes /api/watchlist: added p50 (p99)', (f) => `${ms(median(f.watchlist.prot) - median(f.watchlist.base))} (${ms(pct(f.watchlist.prot, 99) - pct(f.watchlist.base, 99))})`],
     ['EDDP steady, Quotes intraday: added p50 (p99)', (f) => `${ms(median(f.intraday.prot) - median(f.intraday.base))} (${ms(pct(f.intraday.prot, 99) - pct(f.intraday.base, 99))})`],
     ['SDDP vs plain, same 1 KiB: added p50 (p99)', (f) => `${ms(median(f.same1k.prot) - median(f.same1k.base))} (${ms(pct(f.same1k.prot, 99) - pct(f.same1k.base, 99))})`],
@@ -325,6 +373,11 @@ try {
   benchServer.closeAllConnections();
   await new Promise<void>((ok) => benchServer.close(() => ok()));
   await benchVendor.close();
+  for (const v of moveVendors) {
+    v.server.closeAllConnections();
+    await new Promise<void>((ok) => v.server.close(() => ok()));
+    await v.vendor.close();
+  }
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

@@ -274,7 +274,9 @@ class FirefoxBrowser implements ExtBrowser {
     readonly profile: string,
   ) {}
   async newPage() {
-    return new PpExtPage(await this.browser.newPage());
+    // A window each, not a tab: after the extension's own popup window (windows.create, the
+    // registration's confirmation) has closed, creating a tab sometimes never returned here.
+    return new PpExtPage(await this.browser.newPage({ type: 'window' }));
   }
   async openExtensionPage(path: string) {
     const p = await this.newPage();

@@ -97,6 +97,9 @@ for (const engine of ENGINES) {
       await page.goto(demo.origin + '/watchlist');
       await expectCount(page, '#quotes tbody tr', 3);
       await expectText(page, '#quotes-caption', 'delivered by SDDP');
+      // The free plan on a paid route: the vendor's refusal reaches the page with its code.
+      const paid = await pageFetch(page, '/api/intraday/IBM');
+      expect(paid).toMatchObject({ status: 403, error: 'subscription_required', body: { error: { code: 'subscription_required' } } });
 
       await page.goto(demo.origin + '/');
       expect(await heading(page)).toMatch(/^Welcome back, client [A-Za-z0-9_-]{22}$/);
@@ -257,6 +260,9 @@ for (const engine of ENGINES) {
       const options = await a.openExtensionPage(OPTIONS);
       await options.setViewport(1000, 700);
       await expectCount(options, '#vendors tbody tr', 1);
+      // The subscription in words, under the labels of the vendor's discovery document.
+      await expectText(options, '#vendors tbody tr', 'Symbols you follow');
+      expect(await text(options, '#vendors tbody tr')).not.toContain('{"watchlist"');
       await shot(options, 'options');
     });
 
@@ -285,6 +291,10 @@ for (const engine of ENGINES) {
           await expectText(p, '#delivery', `Delivery ${i} of 1000`);
           await expectText(p, '#delivery', `acknowledged with PayWord word w${i}`);
         }
+        // The application's refusal after the request was recorded is sealed (§6.3): the page gets
+        // its code, and it is no delivery.
+        const refused = await pageFetch(p, '/api/intraday/ibm');
+        expect(refused).toMatchObject({ status: 400, error: 'malformed', body: { error: { code: 'malformed' } } });
         // Plain fetches: delivery 3 is acknowledged on the request for delivery 4 (piggybacked, §11.2),
         // which comes from a new background: what the extension noted of delivery 3 outlived the old one.
         expect((await pageFetch(p, '/api/intraday/IBM')).status).toBe(200);

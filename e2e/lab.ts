@@ -9,7 +9,10 @@
  *   (http://localhost:<port>), cross-site with host permission (http://127.0.0.1:<port>) and
  *   cross-site without it (http://evil.test:<port>), whose page makes every kind of request to the lab.
  */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { derToPem, generateVendorKeyPair } from '../src/crypto/rsa.ts';
 import { randomBytes } from '../src/crypto/bytes.ts';
@@ -98,18 +101,35 @@ export function labBytes(n: number): Uint8Array {
   return out;
 }
 
-export async function startLab(): Promise<Lab> {
-  const { pkcs8 } = await generateVendorKeyPair(3072);
+/** Where a lab keeps its key, KEK and database, so that it can stop and start again as the same site. */
+export interface LabState {
+  dir: string;
+  port: number;
+}
+
+/** A lab; with `state`, the one that ran there before (same origin, key and clients). */
+export async function startLab(state?: LabState): Promise<Lab & { state: LabState }> {
+  const dir = state?.dir ?? mkdtempSync(join(tmpdir(), 'janus-lab-'));
+  const keyFile = join(dir, 'key.pem');
+  const kekFile = join(dir, 'kek.bin');
+  if (!existsSync(keyFile)) {
+    const { pkcs8 } = await generateVendorKeyPair(3072);
+    writeFileSync(keyFile, derToPem(pkcs8, 'PRIVATE KEY'));
+    writeFileSync(kekFile, randomBytes(32));
+  }
   const hits: Hit[] = [];
   const reports: string[] = [];
   let discoveries = 0;
-  const server0 = createServer();
-  const port = await listen(server0);
-  await new Promise((r) => server0.close(r));
+  let port = state?.port;
+  if (port === undefined) {
+    const server0 = createServer();
+    port = await listen(server0);
+    await new Promise((r) => server0.close(r));
+  }
   const origin = `http://localhost:${port}`;
   const vendor = createVendor({
-    config: { origin, name: 'Lab', keys: { privateKeyPem: derToPem(pkcs8, 'PRIVATE KEY'), kek: randomBytes(32) } },
-    store: new SqliteStore(':memory:'),
+    config: { origin, name: 'Lab', keys: { privateKeyPem: readFileSync(keyFile, 'utf8'), kek: new Uint8Array(readFileSync(kekFile)) } },
+    store: new SqliteStore(join(dir, 'lab.db')),
     routes: [
       { path: '/api/data', level: 'sddp', handler: ({ client }) => ({ alias: client.alias, secret: 'lab data' }) },
       // /api/bytes/<n>: n pseudo-random bytes (labBytes), for the transport of large bodies.
@@ -151,6 +171,7 @@ export async function startLab(): Promise<Lab> {
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
   return {
     origin,
+    state: { dir, port },
     vendor,
     hits,
     reports,

@@ -129,7 +129,7 @@ export async function pageFetch(
   page: ExtPage,
   path: string,
   init: { method?: string; body?: string; contentType?: string; plain?: boolean } = {},
-): Promise<{ status?: number; body?: unknown; code?: string; message?: string }> {
+): Promise<{ status?: number; body?: unknown; error?: string | null; code?: string; message?: string }> {
   if (!init.plain) await eventually(() => page.evaluate(() => typeof (window as { janus?: unknown }).janus), (t) => t === 'object', 'window.janus (the provider)');
   return page.evaluate(async ({ path, init }) => {
     try {
@@ -138,7 +138,7 @@ export async function pageFetch(
         headers: { accept: 'application/json', ...(init.contentType ? { 'content-type': init.contentType } : {}) },
         ...(init.body !== undefined ? { body: init.body } : {}),
       });
-      return { status: res.status, body: await res.json().catch(() => null) };
+      return { status: res.status, error: res.headers.get('janus-error'), body: await res.json().catch(() => null) };
     } catch (e) {
       const err = e as { code?: string; message?: string };
       return { code: err.code, message: err.message };

@@ -5,6 +5,7 @@
  */
 import { b64u, utf8, wipe } from '../crypto/bytes.ts';
 import {
+  nowSeconds,
   ackRequest,
   challengeRequest,
   deliveryRequest,
@@ -27,6 +28,7 @@ import type { VendorEntry, WireRequest, WireResponse } from '../shared-ext/types
 import { decodeBody } from '../shared-ext/wire.ts';
 import { pinnedDiscovery } from './discovery.ts';
 import { vendorListChanged } from './pagescript.ts';
+import { labelsOf } from './register.ts';
 import { chainFor, sessionFor } from './keys.ts';
 import { send } from './net.ts';
 
@@ -36,8 +38,6 @@ const challenges = new Map<string, string>();
 export function forgetChallenges(): void {
   challenges.clear();
 }
-
-const now = () => Math.floor(Date.now() / 1000);
 
 /** Unsigned error answers (§14.2) pass to the page as they came, with `unknown_client` said plainly. */
 function errorToPage(res: HttpResponseMsg, err: JanusError): WireResponse {
@@ -74,6 +74,8 @@ class AckRequired extends Error {
     readonly res: HttpResponseMsg,
     readonly s: VendorSession,
     readonly mark: ReceiptMark,
+    /** The acknowledgement the refused request carried: the sealed answer says it was stored. */
+    readonly acked: Ack | undefined,
   ) {
     super('ack_required');
   }
@@ -97,7 +99,7 @@ async function challengeFor(s: VendorSession, doc: Discovery): Promise<string> {
 }
 
 /** §11.2: the acknowledgement of the last delivery received, piggybacked on the next request. */
-async function pendingAck(idV: string, gen: number, entry: Frozen<VendorEntry> | undefined): Promise<Ack | undefined> {
+export async function pendingAck(idV: string, gen: number, entry: Frozen<VendorEntry> | undefined): Promise<Ack | undefined> {
   const d = entry?.lastDelivery;
   const c = entry?.chain;
   if (!d || !c || d.sub !== c.sub || d.i <= (entry?.lastAcked ?? 0)) return undefined;
@@ -121,7 +123,7 @@ async function once(
     level,
     method: req.method,
     url: req.url,
-    now: now(),
+    now: nowSeconds(),
     ...(req.body && req.body.length ? { body: req.body, contentType: req.contentType ?? 'application/octet-stream' } : {}),
     ...(req.accept ? { headers: { accept: req.accept } } : {}),
     ...(challenge ? { challenge } : {}),
@@ -132,8 +134,10 @@ async function once(
   if (err) throw new VendorRefused(res, err);
   const d = await deliveryResponse(pending, level, res);
   if (d.challenge) challenges.set(idV, d.challenge);
-  if (d.ackRequired) throw new AckRequired(res, s, d.receipt!);
+  if (d.ackRequired) throw new AckRequired(res, s, d.receipt!, ack);
   const headers: [string, string][] = [['content-type', d.contentType]];
+  // A sealed error (§6.3) is the vendor's word, refused after the request was recorded.
+  if (d.error) headers.push(['janus-error', d.error]);
   if (res.headers['janus-receipt']) headers.push(['janus-receipt', res.headers['janus-receipt']]);
   for (const [k, v] of Object.entries(res.headers)) {
     if (k === 'cache-control' || k === 'date' || k === 'last-modified' || k === 'etag') headers.push([k, v]);
@@ -149,6 +153,23 @@ function requestBody(b: unknown): Uint8Array {
   } catch {
     throw new JanusError('bad_input', 'the request body must be bytes or base64url');
   }
+}
+
+/**
+ * Paid requests to one vendor, one at a time: each acknowledges the delivery before it (§11.2),
+ * and the vendor refuses a second paid delivery to a client while one runs (409 conflict).
+ */
+const paidQueue = new Map<string, Promise<unknown>>();
+
+function inTurn<T>(idV: string, run: () => Promise<T>): Promise<T> {
+  const before = paidQueue.get(idV) ?? Promise.resolve();
+  const mine = before.then(run, run);
+  const tail = mine.catch(() => {});
+  paidQueue.set(idV, tail);
+  void tail.then(() => {
+    if (paidQueue.get(idV) === tail) paidQueue.delete(idV);
+  });
+  return mine;
 }
 
 /** A page's fetch of a protected route on its own origin `idV`. */
@@ -174,6 +195,12 @@ export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireRe
     contentType: header('content-type'),
     accept: header('accept'),
   };
+  return level === 'eddp+receipts' ? inTurn(idV, () => deliver(idV, doc, level, req)) : deliver(idV, doc, level, req);
+}
+
+type PageRequest = Parameters<typeof once>[4];
+
+async function deliver(idV: string, doc: Discovery, level: DeliveryLevel, req: PageRequest): Promise<WireResponse> {
   let gen = (await vendorsItem.peek())[idV]?.gen ?? 0;
   let retried = false;
   for (;;) {
@@ -188,7 +215,7 @@ export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireRe
         const entry = (await vendorsItem.peek())[idV];
         const local = entry?.chain?.sub === e.mark.sub ? entry : undefined;
         if (!retried && (!local || e.mark.i <= local.lastAcked + 1)) {
-          await remember(idV, doc, gen, e.s, undefined, e.mark, { pending: true });
+          await remember(idV, doc, gen, e.s, e.acked, e.mark, { pending: true });
           applyNotes();
           retried = true;
           continue;
@@ -210,7 +237,9 @@ export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireRe
         retried = true;
         continue;
       }
-      if (!retried && (code === 'challenge_invalid' || code === 'replayed') && level !== 'sddp') {
+      // conflict, unsealed: another paid delivery to this client ran at that moment (another
+      // machine's), and nothing was recorded.
+      if (!retried && (code === 'challenge_invalid' || code === 'replayed' || code === 'conflict') && level !== 'sddp') {
         challenges.delete(idV);
         retried = true;
         continue;
@@ -267,6 +296,8 @@ async function remember(
       alias: s.alias,
       gen,
       fingerprint: doc.key.fingerprint,
+      spki: b64u.encode(doc.key.spki),
+      ...labelsOf(doc),
       name: doc.name,
       registeredAt: null,
       validUntil: null,

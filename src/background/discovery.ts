@@ -13,8 +13,14 @@ const cache = new Map<string, Cached>();
 const inflight = new Map<string, Promise<Cached>>();
 
 async function load(idV: string): Promise<Cached> {
+  let res: Response;
   try {
-    const res = await fetch(idV + WELL_KNOWN, { credentials: 'omit', cache: 'no-store', redirect: 'error' });
+    res = await fetch(idV + WELL_KNOWN, { credentials: 'omit', cache: 'no-store', redirect: 'error' });
+  } catch (e) {
+    // Down or offline: not "no Janus site", and not remembered (the next look asks again).
+    return { at: 0, doc: null, error: new JanusError('unreachable', `${idV} could not be reached (${e instanceof Error ? e.message : String(e)})`) };
+  }
+  try {
     if (!res.ok) return { at: Date.now(), doc: null, error: null };
     const bytes = new Uint8Array(await res.arrayBuffer());
     return { at: Date.now(), doc: parseDiscovery(bytes, idV), error: null };

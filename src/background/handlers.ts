@@ -5,8 +5,9 @@
  */
 import { JanusError, slotOf, vendorIdentity } from '../protocol/index.ts';
 import { browser, senderOrigin } from '../shared-ext/browser.ts';
-import { settingsItem, vendorsItem } from '../shared-ext/storage.ts';
-import { AUTOLOCK_MAX_MINUTES, type FrameState, type PageRoutes, type PageStatus, type Settings, type TabStatus, type VendorEntry, type WireRequest } from '../shared-ext/types.ts';
+import { settingsItem, StorageItem, vendorsItem } from '../shared-ext/storage.ts';
+import type { AnswerOf, MessageType, PageMessageType } from '../shared-ext/messages.ts';
+import { AUTOLOCK_MAX_MINUTES, type FrameState, type MoveStep, type PageRoutes, type PageStatus, type Settings, type TabStatus, type VendorEntry, type WireRequest } from '../shared-ext/types.ts';
 import type { Runtime } from 'webextension-polyfill';
 import { discover, forgetDiscovery } from './discovery.ts';
 import { acknowledge, applyNotes, forgetChallenges, proxyFetch } from './deliver.ts';
@@ -14,7 +15,10 @@ import { nextRefresh, refreshRules, removeAllRules } from './dnr.ts';
 import { frameVerdict, type FrameFacts, type FrameVerdict } from './frames.ts';
 import { lock, unlock, unlocked } from './keys.ts';
 import { injectPageScript, knownVendors, markProvided, vendorListChanged } from './pagescript.ts';
-import { decide, getProposal, proposeFromPage, redact, register } from './register.ts';
+import { evidenceOf, exportEvidence } from './evidence.ts';
+import { changeSecret, finishMoves, pendingMoves, rotateGeneration } from './move.ts';
+import { redact } from '../shared-ext/describe.ts';
+import { decide, getProposal, proposeFromPage, register } from './register.ts';
 
 export const AUTOLOCK_ALARM = 'janus-autolock';
 /** When this worker instance started: module globals die with it (for the restart test and the popup). */
@@ -22,9 +26,18 @@ const WORKER_STARTED = Date.now();
 
 type Ctx = { sender: Runtime.MessageSender };
 type PageCtx = Ctx & { idV: string; tabId: number | null };
-type Handler =
+/**
+ * One message's handler: who may send it, and what it answers (messages.ts). The payload is what
+ * arrived, unchecked: the handler reads each field with `str`/`int` or checks it itself.
+ */
+type Handler<T extends MessageType> = T extends PageMessageType
+  ?
+      | { audience: 'page'; run: (payload: Record<string, unknown>, ctx: PageCtx) => Promise<AnswerOf<T>> }
+      /** Page messages that decide about the frame themselves (they answer every frame). */
+      | { audience: 'frame'; run: (payload: Record<string, unknown>, ctx: Ctx & { verdict: FrameVerdict }) => Promise<AnswerOf<T>> }
+  : { audience: 'ui'; run: (payload: Record<string, unknown>, ctx: Ctx) => Promise<AnswerOf<T>> };
+type AnyHandler =
   | { audience: 'page'; run: (payload: Record<string, unknown>, ctx: PageCtx) => Promise<unknown> }
-  /** Page messages that decide about the frame themselves (they answer every frame). */
   | { audience: 'frame'; run: (payload: Record<string, unknown>, ctx: Ctx & { verdict: FrameVerdict }) => Promise<unknown> }
   | { audience: 'ui'; run: (payload: Record<string, unknown>, ctx: Ctx) => Promise<unknown> };
 
@@ -38,6 +51,14 @@ const int = (p: Record<string, unknown>, k: string): number => {
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new JanusError('bad_input', `"${k}" must be an integer`);
   return v;
 };
+
+/** Whether Janus was ever unlocked in this profile (not secret): the popup's strength advice is for the first time. */
+const unlockedHereItem = new StorageItem<boolean>('unlockedHere', false, 'local', (v) => v === true);
+
+/** A move's progress, to the options page. */
+function progress(step: MoveStep): void {
+  browser.runtime.sendMessage({ type: 'move.progress', step }).catch(() => {});
+}
 
 /** Locks now: keys wiped from memory and storage.session, every header rule removed. */
 export async function lockAll(): Promise<void> {
@@ -89,7 +110,7 @@ async function tabStatus(tabId: number): Promise<TabStatus> {
   return { ...base, janus: !!doc, name: doc?.name ?? null, vendor, problem };
 }
 
-export const HANDLERS: Record<string, Handler> = {
+export const HANDLERS: { [T in MessageType]: Handler<T> } = {
   // ---- content scripts (the page's own origin only) ----
   'page.hello': {
     audience: 'frame',
@@ -167,17 +188,38 @@ export const HANDLERS: Record<string, Handler> = {
     async run(p) {
       let last = 0;
       const idC = await unlock(str(p, 'identity'), str(p, 'secret'), (f) => {
-        if (f - last < 0.02 && f < 1) return;
+        if (f > 0 && f - last < 0.02 && f < 1) return;
         last = f;
         browser.runtime.sendMessage({ type: 'unlock.progress', fraction: f }).catch(() => {});
       });
       lastTouch = 0;
       await touch();
       await refreshRules();
-      return { identity: idC };
+      // A secret change left halfway in this browser session: both secrets are at hand again.
+      if ((await pendingMoves()).need === 'nothing') void finishMoves(null, progress).catch(() => {});
+      const seen = await unlockedHereItem.get();
+      if (!seen) await unlockedHereItem.set(true);
+      return { identity: idC, firstOnThisDevice: !seen };
     },
   },
   'ui.lock': { audience: 'ui', run: async () => lockAll() },
+  // ---- keys: a new generation for one site, a new secret for all (move.ts) ----
+  'ui.rotate': { audience: 'ui', run: async (p) => rotateGeneration(str(p, 'origin')) },
+  'ui.changeSecret': {
+    audience: 'ui',
+    async run(p) {
+      const report = await changeSecret(str(p, 'current'), str(p, 'next'), progress);
+      return report;
+    },
+  },
+  'ui.pendingMoves': { audience: 'ui', run: async () => pendingMoves() },
+  'ui.finishMoves': {
+    audience: 'ui',
+    run: async (p) => finishMoves(typeof p['other'] === 'string' && p['other'] ? p['other'] : null, progress),
+  },
+  // ---- what the user agreed to and paid for (evidence.ts) ----
+  'ui.evidence': { audience: 'ui', run: async (p) => evidenceOf(str(p, 'origin')) },
+  'ui.exportEvidence': { audience: 'ui', run: async (p) => exportEvidence(str(p, 'origin')) },
   'ui.worker': { audience: 'ui', run: async () => ({ startedAt: WORKER_STARTED }) },
   'ui.tabStatus': { audience: 'ui', run: async (p) => tabStatus(int(p, 'tabId')) },
   'ui.register': {
@@ -241,6 +283,8 @@ export const HANDLERS: Record<string, Handler> = {
           alias: v['alias'],
           gen: typeof v['gen'] === 'number' ? v['gen'] : 0,
           fingerprint: v['fingerprint'],
+          ...(typeof v['spki'] === 'string' ? { spki: v['spki'] } : {}),
+          ...(v['labels'] && typeof v['labels'] === 'object' ? { labels: v['labels'] as Record<string, string> } : {}),
           name: typeof v['name'] === 'string' ? v['name'] : null,
           registeredAt: typeof v['registeredAt'] === 'number' ? v['registeredAt'] : null,
           validUntil: typeof v['validUntil'] === 'number' ? v['validUntil'] : null,
@@ -279,7 +323,7 @@ export async function dispatch(message: unknown, sender: Runtime.MessageSender, 
   applyNotes(); // every handler reads the vendor list as it is after the last answer
   if (typeof message !== 'object' || message === null) throw new JanusError('bad_input', 'not a message');
   const { type, payload } = message as { type?: unknown; payload?: unknown };
-  const h = typeof type === 'string' && Object.hasOwn(HANDLERS, type) ? HANDLERS[type] : undefined;
+  const h: AnyHandler | undefined = typeof type === 'string' && Object.hasOwn(HANDLERS, type) ? (HANDLERS[type as MessageType] as AnyHandler) : undefined;
   if (!h) throw new JanusError('bad_input', `unknown message ${String(type)}`);
   const p = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
   if (h.audience === 'ui') {

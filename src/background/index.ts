@@ -14,7 +14,8 @@ import { forChannel, pipeConnected } from './transport.ts';
 
 browser.runtime.onMessage.addListener((message: unknown, sender: Runtime.MessageSender) => {
   // Progress broadcasts from this worker to its pages are not requests.
-  if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'unlock.progress') return undefined;
+  const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
+  if (type === 'unlock.progress' || type === 'move.progress') return undefined;
   return dispatch(message, sender).then(toReply, errorReply).then((reply) => forChannel(reply));
 });
 

@@ -13,7 +13,7 @@ export async function send(req: HttpRequestMsg): Promise<HttpResponseMsg> {
       redirect: 'error',
     });
   } catch (e) {
-    throw new JanusError('internal', `the vendor could not be reached (${e instanceof Error ? e.message : String(e)})`);
+    throw new JanusError('unreachable', `the site could not be reached (${e instanceof Error ? e.message : String(e)})`);
   }
   return { status: res.status, headers: normalizeHeaders(res.headers), body: new Uint8Array(await res.arrayBuffer()) };
 }

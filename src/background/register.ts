@@ -3,8 +3,9 @@
  * propose: the user sees the proposed subscription data in extension UI and confirms it there.
  */
 import { b64u, randomBytes } from '../crypto/bytes.ts';
-import { JanusError, skepOnResponse, skepStart, type HttpRequestMsg, type JsonObject, type SkepResult } from '../protocol/index.ts';
+import { JanusError, nowSeconds, skepOnResponse, skepStart, type HttpRequestMsg, type JsonObject, type SkepResult } from '../protocol/index.ts';
 import { openExtensionWindow } from '../shared-ext/browser.ts';
+import { redact } from '../shared-ext/describe.ts';
 import { vendorsItem, StorageItem } from '../shared-ext/storage.ts';
 import type { Proposal, RegisterResult, VendorEntry } from '../shared-ext/types.ts';
 import { pinnedDiscovery } from './discovery.ts';
@@ -18,20 +19,6 @@ import { send } from './net.ts';
  */
 const proposalsItem = new StorageItem<Record<string, Proposal & { windowId: number | null; tabId: number | null }>>('proposals', {}, 'session');
 const waiting = new Map<string, { resolve: (r: RegisterResult) => void; reject: (e: unknown) => void }>();
-
-const now = () => Math.floor(Date.now() / 1000);
-
-/** What is kept of data_C locally: everything but the card number (its last four digits stay). */
-export function redact(data: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...data };
-  const card = out['card'];
-  if (card && typeof card === 'object') {
-    const number = (card as Record<string, unknown>)['number'];
-    out['card'] = { last4: typeof number === 'string' ? number.slice(-4) : null, exp: (card as Record<string, unknown>)['exp'] ?? null };
-  }
-  delete out['payword'];
-  return out;
-}
 
 function checkData(data: unknown): JsonObject {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new JanusError('bad_input', 'subscription data must be an object');
@@ -126,12 +113,20 @@ export async function decide(id: string, accept: boolean): Promise<RegisterResul
   }
 }
 
+/** The site's names for its subscription data (discovery `subscription.fields`: display only). */
+export function labelsOf(doc: { subscription: Record<string, unknown> | null }): { labels?: Record<string, string> } {
+  const f = doc.subscription?.['fields'];
+  if (typeof f !== 'object' || f === null || Array.isArray(f)) return {};
+  const labels = Object.fromEntries(Object.entries(f).filter((kv): kv is [string, string] => typeof kv[1] === 'string' && kv[1].length <= 100).slice(0, 50));
+  return Object.keys(labels).length ? { labels } : {};
+}
+
 /** SKEP with the vendor at `idV`, then the vendor joins the list and the header rules. */
 export async function register(idV: string, data: JsonObject, opts: { receipt: boolean; chain: number | null }): Promise<RegisterResult> {
   const doc = await pinnedDiscovery(idV, { fresh: true });
   const old = (await vendorsItem.get())[idV];
   const session = await sessionFor(idV, old?.gen ?? 0);
-  const t = now();
+  const t = nowSeconds();
   const started = await skepStart({
     session,
     discovery: doc,
@@ -155,6 +150,8 @@ export async function register(idV: string, data: JsonObject, opts: { receipt: b
     alias: r.alias,
     gen: r.gen,
     fingerprint: r.fingerprint,
+    spki: b64u.encode(doc.key.spki),
+    ...labelsOf(doc),
     name: doc.name,
     registeredAt: r.registeredAt,
     validUntil: r.validUntil,

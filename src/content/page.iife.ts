@@ -25,8 +25,8 @@ import {
   type Reply,
   type WireBody,
   type WireRequest,
-  type WireResponse,
 } from '../shared-ext/types.ts';
+import type { AnswerOf, PageMessageType, RequestOf } from '../shared-ext/messages.ts';
 import { decodeBody, encodeBody } from '../shared-ext/wire.ts';
 
 (() => {
@@ -103,10 +103,10 @@ import { decodeBody, encodeBody } from '../shared-ext/wire.ts';
     settleQueue();
   }, 10_000);
 
-  function call<T>(type: string, payload: unknown): Promise<T> {
+  function call<T extends PageMessageType>(type: T, payload: RequestOf<T>): Promise<AnswerOf<T>> {
     const id = `${Date.now().toString(36)}.${(seq++).toString(36)}.${Math.random().toString(36).slice(2)}`;
     const detail = JSON.stringify({ id, type, payload });
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<AnswerOf<T>>((resolve, reject) => {
       waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
       queue.push(detail);
       if (state !== null) settleQueue();
@@ -151,7 +151,7 @@ import { decodeBody, encodeBody } from '../shared-ext/wire.ts';
   }
 
   // ---- which requests are protected (docs/PROTOCOL.md §5 route matching) ----
-  const routes: Promise<PageRoutes> = call<PageRoutes>('page.routes', {}).catch(() => ({ janus: false, routes: [] }));
+  const routes: Promise<PageRoutes> = call('page.routes', {}).catch(() => ({ janus: false, routes: [] }));
 
   function protectedRoute(r: PageRoutes, pathname: string, method: string): boolean {
     for (const route of r.routes) {
@@ -184,7 +184,7 @@ import { decodeBody, encodeBody } from '../shared-ext/wire.ts';
       headers: [...req.headers.entries()],
       body: body && body.length ? encodeBody(body) : null,
     };
-    const res = await call<WireResponse>('page.fetch', { request: wire });
+    const res = await call('page.fetch', { request: wire });
     const nullBody = res.status === 204 || res.status === 205 || res.status === 304 || req.method === 'HEAD';
     return new Response(nullBody ? null : await bodyBytes(res.body), { status: res.status, statusText: res.statusText, headers: res.headers });
   }
@@ -194,7 +194,7 @@ import { decodeBody, encodeBody } from '../shared-ext/wire.ts';
   /** The page API (docs/PAGE-API.md). */
   const api = Object.freeze({
     version: 1,
-    status: (): Promise<PageStatus> => call<PageStatus>('page.status', {}),
+    status: (): Promise<PageStatus> => call('page.status', {}),
     register: (data?: unknown, options?: { receipt?: boolean; chain?: number }): Promise<unknown> =>
       call('page.register', { data: data ?? {}, options: options ?? {} }),
     acknowledge: (which?: { sub: string; i: number }): Promise<unknown> => call('page.acknowledge', { which: which ?? null }),

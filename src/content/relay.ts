@@ -210,7 +210,7 @@ document.addEventListener(RELAY_PING, () => {
 // (a few times) when the worker stopped before it answered.
 let provided = false;
 function provide(attempt: number): void {
-  ask({ type: 'page.provide', payload: {} }, 10_000).then(
+  ask({ type: 'page.provide', payload: {} }).then(
     (reply: unknown) => {
       // The worker may now know this frame: ask again at the page script's ping.
       if ((reply as Reply<{ injected?: boolean }> | undefined)?.ok) verdict = null;

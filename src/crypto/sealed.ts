@@ -1,5 +1,5 @@
 /**
- * The `janus-gcm` content coding (docs/PROTOCOL.md §6.1): one AES-256-GCM message under K_n^e,
+ * The `janus-gcm` content coding (docs/PROTOCOL.md §6.4): one AES-256-GCM message under K_n^e,
  *
  *   body = iv (12 bytes) || ciphertext || tag (16 bytes)
  *

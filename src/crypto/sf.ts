@@ -46,7 +46,6 @@ export type SfDictionary = Map<string, SfItemOrInnerList>;
 // Constructors (for callers building values to serialize)
 
 export const sfInteger = (value: number): SfBareItem => ({ type: 'integer', value });
-export const sfDecimal = (value: number): SfBareItem => ({ type: 'decimal', value });
 export const sfString = (value: string): SfBareItem => ({ type: 'string', value });
 export const sfToken = (value: string): SfBareItem => ({ type: 'token', value });
 export const sfBytes = (value: Uint8Array): SfBareItem => ({ type: 'bytes', value });

@@ -1,28 +1,21 @@
 /** The confirmation page: shows what a page proposed and registers only on the user's click. */
+import { cardLast4 } from '../shared-ext/describe.ts';
 import type { Proposal, RegisterResult } from '../shared-ext/types.ts';
-import { $, ask, date, plainWords } from '../shared-ext/ui.ts';
+import { $, ask, date, plainWords, say } from '../shared-ext/ui.ts';
 
 const id = new URLSearchParams(location.search).get('id') ?? '';
-const msg = $('msg');
-const say = (t: string, kind = '') => {
-  msg.textContent = t;
-  msg.className = 'msg' + (kind ? ' ' + kind : '');
-};
 
+/** The data as it will be sent, but for the card number: its last four digits only. */
 function shown(data: Record<string, unknown>): string {
-  const copy: Record<string, unknown> = { ...data };
-  const card = copy['card'];
-  if (card && typeof card === 'object') {
-    const n = String((card as Record<string, unknown>)['number'] ?? '');
-    copy['card'] = { ...(card as object), number: n.length > 4 ? '•••• ' + n.slice(-4) : n };
-  }
-  return JSON.stringify(copy, null, 2);
+  const last4 = cardLast4(data);
+  const card = data['card'];
+  return JSON.stringify(last4 === null ? data : { ...data, card: { ...(card as object), number: '•••• ' + last4 } }, null, 2);
 }
 
 async function main(): Promise<void> {
   let p: Proposal;
   try {
-    p = await ask<Proposal>('ui.proposal', { id });
+    p = await ask('ui.proposal', { id });
   } catch (e) {
     say(plainWords(e), 'error');
     return;
@@ -50,7 +43,7 @@ async function main(): Promise<void> {
     for (const b of buttons) b.disabled = true;
     say(accept ? 'Registering…' : 'Declining…');
     try {
-      const r = await ask<RegisterResult | null>('ui.decide', { id, accept });
+      const r = await ask('ui.decide', { id, accept });
       say(r ? `Registered as ${r.alias}${r.validUntil ? `, valid until ${date(r.validUntil)}` : ''}. You can close this window.` : 'Declined. You can close this window.', 'ok');
       setTimeout(() => window.close(), 1500);
     } catch (e) {

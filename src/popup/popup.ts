@@ -1,13 +1,8 @@
 /** The popup: unlock and lock, and the current tab's Janus status with Register. */
 import { browser } from '../shared-ext/browser.ts';
 import type { RegisterResult, TabStatus } from '../shared-ext/types.ts';
-import { $, ask, date, plainWords } from '../shared-ext/ui.ts';
+import { $, ask, date, plainWords, say } from '../shared-ext/ui.ts';
 
-const msg = $('msg');
-function say(text: string, kind: '' | 'ok' | 'error' = ''): void {
-  msg.textContent = text;
-  msg.className = 'msg' + (kind ? ' ' + kind : '');
-}
 
 /** The tab this popup is about: ?tab=ID when opened as a page (tests), else the active tab. */
 async function currentTabId(): Promise<number | null> {
@@ -57,13 +52,14 @@ function renderSite(s: TabStatus, tabId: number | null): void {
   box.append(el('p', `${name} is a Janus site. You are not registered here.`));
   const button = el('button', 'Register', { type: 'button', id: 'register' }) as HTMLButtonElement;
   box.append(el('p', 'Registering sends this site your key for it, once, encrypted under its public key. It sees an alias, never your identity.', { class: 'muted' }), button);
+  const shown = s.origin;
   button.addEventListener('click', async () => {
-    if (tabId === null) return;
+    if (tabId === null || shown === null) return;
     button.disabled = true;
     say('Registering…');
     try {
       // The origin shown here: the worker refuses if the tab has moved to another site since.
-      const r = await ask<RegisterResult>('ui.register', { tabId, origin: s.origin });
+      const r = await ask('ui.register', { tabId, origin: shown });
       say(`Registered as ${r.alias}. Reload the page to be recognized.`, 'ok');
       await refresh();
     } catch (e) {
@@ -75,7 +71,7 @@ function renderSite(s: TabStatus, tabId: number | null): void {
 
 async function refresh(): Promise<void> {
   const tabId = await currentTabId();
-  const s = tabId === null ? null : await ask<TabStatus>('ui.tabStatus', { tabId });
+  const s = tabId === null ? null : await ask('ui.tabStatus', { tabId });
   const unlocked = s?.unlocked ?? false;
   $('locked').hidden = unlocked;
   $('unlocked').hidden = !unlocked;
@@ -83,7 +79,7 @@ async function refresh(): Promise<void> {
   if (unlocked && s) {
     $('who').textContent = s.identity ?? '';
     renderSite(s, tabId);
-    const settings = await ask<{ showSlot: boolean }>('ui.settings');
+    const settings = await ask('ui.settings');
     const slot = $('slot');
     slot.hidden = !(settings.showSlot && s.slot);
     if (s.slot) slot.textContent = `Time slot ${s.slot.n}; credentials refresh at ${new Date(s.slot.refreshAt * 1000).toLocaleTimeString()}.`;
@@ -122,7 +118,9 @@ $('unlock-form').addEventListener('submit', async (ev) => {
   $('progress-box').hidden = false;
   say('Unlocking…');
   try {
-    await ask('ui.unlock', { identity, secret: secretInput.value });
+    const r = await ask('ui.unlock', { identity, secret: secretInput.value });
+    // The first unlock on this device: how strong the secret is, and what that means (a warning only).
+    if (r.firstOnThisDevice) await adviseStrength(secretInput.value, identity);
     secretInput.value = '';
     say('Unlocked.', 'ok');
     await refresh();
@@ -133,6 +131,24 @@ $('unlock-form').addEventListener('submit', async (ev) => {
     $('progress-box').hidden = true;
   }
 });
+
+async function adviseStrength(secret: string, identity: string): Promise<void> {
+  const { estimate } = await import('../shared-ext/strength.ts');
+  const s = estimate(secret, [identity]);
+  const box = $('strength');
+  box.replaceChildren();
+  const p = document.createElement('p');
+  p.textContent = s.words;
+  box.append(p);
+  if (s.advice) {
+    const a = document.createElement('p');
+    a.className = 'muted';
+    a.textContent = s.advice;
+    box.append(a);
+  }
+  box.className = s.weak ? 'msg error' : 'muted';
+  box.hidden = false;
+}
 
 $('lock').addEventListener('click', async () => {
   await ask('ui.lock');

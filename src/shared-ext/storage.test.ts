@@ -90,6 +90,18 @@ describe('StorageItem (storage.local)', () => {
     expect(await a.get()).toEqual({ v: 9, list: [0, 1, 2, 3, 4] });
   });
 
+  it('an update is in memory at once even while the write of the one before is in flight (the next request reads it)', async () => {
+    const a = item();
+    await a.peek();
+    const first = a.update((x) => ({ ...x, v: 1 })); // its storage write is planned, not done
+    const second = a.update((x) => ({ ...x, list: [1] }));
+    // No await between the update and the read: what deliver.ts does before a paid request.
+    const seen = a.peek();
+    expect(await seen).toEqual({ v: 1, list: [1] });
+    await Promise.all([first, second]);
+    expect(fake.data.get(a.key)).toEqual({ v: 1, list: [1] });
+  });
+
   it('takes a change made elsewhere, but not its own change events while its write is in flight', async () => {
     const a = item();
     await a.peek();

@@ -40,6 +40,8 @@ export class StorageItem<T> {
   private static readonly settled: Promise<unknown> = Promise.resolve();
   /** The tail of this item's updates: each runs after the one before it (read, change, write). */
   private updating: Promise<unknown> = StorageItem.settled;
+  /** Updates queued behind another and not run yet. */
+  private unapplied = 0;
 
   /**
    * `validate` checks what is read from storage (not this context's own writes): storage.local can
@@ -128,24 +130,46 @@ export class StorageItem<T> {
 
   /**
    * Read, change, write, one update at a time: two updates started together both apply (a second
-   * one reads what the first wrote). With a storage.local value in memory and no update before it,
-   * `fn` runs and its result is visible before this returns; the promise settles when storage has it.
+   * one reads what the first made). A storage.local update waits only for the one before it to be
+   * in memory, not stored: with the value in memory, `fn` runs and its result is visible before
+   * this returns, even while an earlier write is still on its way. The promise settles when storage has it.
    */
   update(fn: (v: T) => T): Promise<T> {
-    const write = (v: T): Promise<T> => {
+    let stored: Promise<void> = StorageItem.settled as Promise<void>;
+    const apply = (v: T): T => {
       const next = fn(v);
-      return this.set(next).then(() => next);
+      stored = this.set(next);
+      return next;
     };
     let run: () => Promise<T>;
-    if (this.area !== 'local') run = () => this.get().then(write);
+    let sync = false;
+    if (this.area !== 'local') run = () => this.get().then(apply);
     else {
       // The memory copy as it is when `fn` runs, so a change applied meanwhile is never lost.
-      const now = (v?: Frozen<T>) => write(structuredClone(localCache.has(this.key) ? localCache.get(this.key) : v) as T);
-      run = () => (localCache.has(this.key) ? now() : this.peek().then(now));
+      const now = (v?: Frozen<T>) => apply(structuredClone(localCache.has(this.key) ? localCache.get(this.key) : v) as T);
+      run = () => (localCache.has(this.key) ? Promise.resolve(now()) : this.peek().then(now));
+      // Every update before this one applied (in memory): this one runs now, in order.
+      sync = this.unapplied === 0 && localCache.has(this.key);
     }
-    const idle = this.updating === StorageItem.settled;
-    const result = idle && this.area === 'local' && localCache.has(this.key) ? run() : this.updating.then(run, run);
-    const tail = result.then(
+    const attempt = () => {
+      try {
+        return run();
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
+    let applied: Promise<T>;
+    if (sync) applied = attempt();
+    else {
+      this.unapplied++;
+      const counted = () => {
+        this.unapplied--;
+        return attempt();
+      };
+      applied = this.updating.then(counted, counted);
+    }
+    // The next update runs once this one is in memory (local), or in storage (session: no copy here).
+    const tail = (this.area === 'local' ? applied : applied.then(() => stored)).then(
       () => undefined,
       () => undefined,
     );
@@ -153,7 +177,10 @@ export class StorageItem<T> {
     void tail.then(() => {
       if (this.updating === tail) this.updating = StorageItem.settled;
     });
-    return result;
+    return applied.then(async (next) => {
+      await stored;
+      return next;
+    });
   }
 }
 

@@ -23,6 +23,10 @@ export interface VendorEntry {
   gen: number;
   /** The pinned key fingerprint (§5). */
   fingerprint: string;
+  /** The pinned key itself (b64u SubjectPublicKeyInfo): receipts are checked against it offline. */
+  spki?: string;
+  /** The site's names for the subscription data's members (its discovery document's `subscription.fields`). */
+  labels?: Record<string, string>;
   name: string | null;
   /** Unix seconds; null when the entry was learned on another machine's registration (mobility). */
   registeredAt: number | null;
@@ -35,6 +39,19 @@ export interface VendorEntry {
   /** The last eddp+receipts delivery received, and the last one acknowledged. */
   lastDelivery: { sub: string; i: number } | null;
   lastAcked: number;
+  /**
+   * A move to another key that has not happened yet (a secret change, src/background/move.ts):
+   * why it waits. The site still knows the entry's alias and generation.
+   */
+  move?: PendingMove | null;
+}
+
+export interface PendingMove {
+  /** Unix seconds of the last attempt. */
+  at: number;
+  /** Why it has not happened, in words (the site's error code and message, or "could not be reached"). */
+  reason: string;
+  code: string;
 }
 
 export interface Settings {
@@ -166,6 +183,11 @@ export function validVendor(origin: string, v: unknown): VendorEntry | null {
   if (!(c === null || (isObj(c) && isB64u(c['sub'], 22) && isCount(c['n']) && isB64u(c['w0'], 43)))) return null;
   const d = v['lastDelivery'];
   if (!(d === null || (isObj(d) && isB64u(d['sub'], 22) && isCount(d['i'])))) return null;
+  if (!(v['spki'] === undefined || isB64u(v['spki']))) return null;
+  const l = v['labels'];
+  if (!(l === undefined || (isObj(l) && Object.values(l).every((x) => typeof x === 'string')))) return null;
+  const m = v['move'];
+  if (!(m === undefined || m === null || (isObj(m) && isCount(m['at']) && typeof m['reason'] === 'string' && typeof m['code'] === 'string'))) return null;
   return v as unknown as VendorEntry;
 }
 
@@ -188,4 +210,61 @@ export function validSettings(raw: unknown): Settings {
     autoLockMinutes: isCount(m) && m <= AUTOLOCK_MAX_MINUTES ? m : DEFAULT_SETTINGS.autoLockMinutes,
     showSlot: s['showSlot'] === true,
   };
+}
+
+// ---- key moves and evidence (src/background/move.ts, evidence.ts), as the options page sees them ----
+
+/** One site's progress in a move (broadcast as `move.progress`). */
+export interface MoveStep {
+  origin: string;
+  name: string | null;
+  state: 'moving' | 'moved' | 'pending';
+  reason?: string;
+  code?: string;
+}
+
+export interface MoveReport {
+  moved: string[];
+  pending: { origin: string; code: string; reason: string }[];
+}
+
+/** The sites still waiting to move, and what is needed to move them now. */
+export interface PendingMoves {
+  sites: { origin: string; name: string | null; move: PendingMove }[];
+  /** nothing: both secrets are at hand; previous / new: type that secret; unlock: unlock first. */
+  need: 'nothing' | 'previous' | 'new' | 'unlock';
+}
+
+/** A receipt's payload as the options page shows it (docs/PROTOCOL.md §12.1). */
+export interface ReceiptFacts {
+  vendor: string;
+  alias: string;
+  gen: number;
+  issued_at: number;
+  valid_from: number;
+  valid_until: number | null;
+  terms: Record<string, unknown>;
+  payword: { sub: string; n: number; w0: string } | null;
+}
+
+export interface ReceiptView {
+  /** The receipt as the site sent it. */
+  receipt: unknown;
+  /** Its payload, when it could be read. */
+  payload: ReceiptFacts | null;
+  /** true: signed by the pinned key; false: does not verify (reason); null: the key could not be had now. */
+  verified: boolean | null;
+  reason: string | null;
+  signer: string | null;
+}
+
+export interface Evidence {
+  origin: string;
+  name: string | null;
+  /** The pinned key's fingerprint, and the key itself when known. */
+  key: { fingerprint: string; spki: string | null };
+  receipts: ReceiptView[];
+  chain: { sub: string; n: number; delivered: number; acknowledged: number } | null;
+  subscription: Record<string, unknown> | null;
+  validUntil: number | null;
 }

@@ -1,10 +1,11 @@
 /** Helpers for the extension's pages (popup, confirmation, options). */
 import { JanusError } from '../errors.ts';
 import { browser } from './browser.ts';
-import { rethrow } from './messages.ts';
+import { rethrow, type AnswerOf, type MessageType, type RequestOf } from './messages.ts';
 
-export async function ask<T>(type: string, payload: Record<string, unknown> = {}): Promise<T> {
-  return rethrow<T>(await browser.runtime.sendMessage({ type, payload }));
+/** A message to the background from an extension page; its answer, or its error rethrown. */
+export async function ask<T extends MessageType>(type: T, ...payload: RequestOf<T> extends Record<string, never> ? [] : [RequestOf<T>]): Promise<AnswerOf<T>> {
+  return rethrow<AnswerOf<T>>(await browser.runtime.sendMessage({ type, payload: payload[0] ?? {} }));
 }
 
 /** An error in plain words for the user. */
@@ -39,4 +40,11 @@ export function $<T extends HTMLElement = HTMLElement>(id: string): T {
 
 export function date(t: number | null): string {
   return t === null ? '—' : new Date(t * 1000).toISOString().slice(0, 10);
+}
+
+/** The page's status line (#msg): a message, plain, `ok` or `error`. */
+export function say(text: string, kind: '' | 'ok' | 'error' = ''): void {
+  const msg = $('msg');
+  msg.textContent = text;
+  msg.className = 'msg' + (kind ? ' ' + kind : '');
 }
