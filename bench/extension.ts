@@ -37,9 +37,9 @@ import { startDemo } from '../demo/server.ts';
 import { randomBytes, toHex } from '../src/crypto/bytes.ts';
 import { derToPem, generateVendorKeyPair } from '../src/crypto/rsa.ts';
 import { stretchSecret, vendorSession } from '../src/protocol/index.ts';
-import { createVendor, type RouteSpec } from '../src/vendor/core.ts';
-import { createJanusServer } from '../src/vendor/node-http.ts';
-import { SqliteStore } from '../src/vendor/sqlite-store.ts';
+import { createVendor, type RouteSpec } from '../src/server/core.ts';
+import { createJanusServer } from '../src/server/node-http.ts';
+import { SqliteStore } from '../src/server/sqlite-store.ts';
 
 const { values } = parseArgs({
   options: { n: { type: 'string', default: '200' }, browsers: { type: 'string', default: 'chromium,firefox' }, smoke: { type: 'boolean', default: false } },

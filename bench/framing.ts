@@ -11,7 +11,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { useCryptoProvider } from '../src/crypto/provider.ts';
 import { responseAad, sealResponse, slotKey } from '../src/protocol/index.ts';
-import { nodeCryptoProvider } from '../src/vendor/node-crypto.ts';
+import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
 
 useCryptoProvider(nodeCryptoProvider);
 const SMOKE = process.argv.includes('--smoke');

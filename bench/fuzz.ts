@@ -12,7 +12,7 @@
  * it); the zeros it checks still count.
  */
 import { useCryptoProvider } from '../src/crypto/provider.ts';
-import { nodeCryptoProvider } from '../src/vendor/node-crypto.ts';
+import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
 import { runFuzz, type FuzzReport } from '../test/support/fuzz.ts';
 
 useCryptoProvider(nodeCryptoProvider);

@@ -8,7 +8,7 @@
  * --smoke: small tables and few checks, to prove the script works (the test command runs it); its
  * figures mean nothing.
  */
-import { RateLimiter } from '../src/vendor/rate-limit.ts';
+import { RateLimiter } from '../src/server/rate-limit.ts';
 
 /** The replaced limiter, as it was: unbounded, and an O(n) scan per check past 100 000 buckets. */
 class ScanningLimiter {

@@ -8,7 +8,7 @@
  */
 import { useCryptoProvider, type CryptoProvider } from '../src/crypto/provider.ts';
 import { challengeRequest, deliveryRequest, deliveryResponse, HEADER, type PendingRequest, skepOnResponse, skepStart, type Discovery, type VendorSession } from '../src/protocol/index.ts';
-import { createVendor, nodeCryptoProvider, PATHS, Reply, SqliteStore } from '../src/vendor/index.ts';
+import { createVendor, nodeCryptoProvider, PATHS, Reply, SqliteStore } from '../src/server/index.ts';
 import { discover, register, sessionFor } from '../test/support/client.ts';
 import { fetchPeer, fromResponse, testKeyMaterial, toRequest } from '../test/support/vendor-kit.ts';
 import { page } from './page.ts';

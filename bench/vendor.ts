@@ -24,7 +24,7 @@ import { contentDigest } from '../src/crypto/digest.ts';
 import { signHmac } from '../src/crypto/httpsig.ts';
 import { useCryptoProvider } from '../src/crypto/provider.ts';
 import { HEADER, keyidOf, slotKey, slotOf, TAG } from '../src/protocol/index.ts';
-import { nodeCryptoProvider } from '../src/vendor/node-crypto.ts';
+import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
 
 useCryptoProvider(nodeCryptoProvider);
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, connections: { type: 'string', default: '16' }, smoke: { type: 'boolean', default: false } } });

@@ -3,7 +3,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/vendor/cli.ts');
+const { main } = await import('../src/server/cli.ts');
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // Everything is closed by now; should a stray handle keep the loop alive, do not hang.

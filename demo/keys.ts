@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { b64, randomBytes } from '../src/crypto/bytes.ts';
 import { derToPem, generateVendorKeyPair, selfSignedCertificate } from '../src/crypto/rsa.ts';
-import { loadKeyMaterial, type VendorKeyMaterial } from '../src/vendor/config.ts';
+import { loadKeyMaterial, type VendorKeyMaterial } from '../src/server/config.ts';
 
 export interface DemoPaths {
   dir: string;

@@ -13,12 +13,12 @@ import { Hono, type Context } from 'hono';
 import { useCryptoProvider } from '../src/crypto/provider.ts';
 import { JanusError } from '../src/errors.ts';
 import { routeFor, WELL_KNOWN, type JsonObject, type Route } from '../src/protocol/index.ts';
-import { createVendor, PATHS, type HandlerContext, type JanusClient, type JanusVendor, type RouteSpec } from '../src/vendor/core.ts';
-import { janus, type JanusVariables } from '../src/vendor/hono.ts';
-import { nodeCryptoProvider } from '../src/vendor/node-crypto.ts';
-import { openStore } from '../src/vendor/open-store.ts';
-import { SqliteStore } from '../src/vendor/sqlite-store.ts';
-import type { Store } from '../src/vendor/store.ts';
+import { createVendor, PATHS, type HandlerContext, type JanusClient, type JanusVendor, type RouteSpec } from '../src/server/core.ts';
+import { janus, type JanusVariables } from '../src/server/hono.ts';
+import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
+import { openStore } from '../src/server/open-store.ts';
+import { SqliteStore } from '../src/server/sqlite-store.ts';
+import type { Store } from '../src/server/store.ts';
 import { demoPaths, ensureKeyMaterial } from './keys.ts';
 import { errorPage, homePage, intradayPage, notFoundPage, watchlistPage, type PageContext } from './pages.ts';
 import { parseWatchlist, planOf, quotesPolicy, SUBSCRIPTION_DESCRIPTION } from './plans.ts';
@@ -40,7 +40,7 @@ export interface DemoOptions {
   /** No request log. */
   quiet?: boolean;
   /**
-   * The SDK's store: a SQLite path or a postgres:// URL (src/vendor/open-store.ts); default
+   * The SDK's store: a SQLite path or a postgres:// URL (src/server/open-store.ts); default
    * `vendor.db` in dataDir. The demo's own watchlist table stays in that SQLite file either way.
    */
   database?: string;
@@ -185,7 +185,7 @@ function urlHost(host: string): string {
 }
 
 export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
-  // The vendor's hot path on native crypto (src/vendor/node-crypto.ts).
+  // The vendor's hot path on native crypto (src/server/node-crypto.ts).
   useCryptoProvider(nodeCryptoProvider);
   const host = opts.host ?? '127.0.0.1';
   const dataDir = resolve(opts.dataDir ?? '.janus-data/demo');

@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { derToPem, generateVendorKeyPair } from '../src/crypto/rsa.ts';
 import { randomBytes } from '../src/crypto/bytes.ts';
-import { createVendor, type JanusVendor } from '../src/vendor/core.ts';
-import { createJanusServer } from '../src/vendor/node-http.ts';
-import { SqliteStore } from '../src/vendor/sqlite-store.ts';
+import { createVendor, type JanusVendor } from '../src/server/core.ts';
+import { createJanusServer } from '../src/server/node-http.ts';
+import { SqliteStore } from '../src/server/sqlite-store.ts';
 import { UNPERMITTED_HOST } from './driver.ts';
 
 export interface Hit {

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { useCryptoProvider } from '../src/crypto/provider.ts';
-import { nodeCryptoProvider } from '../src/vendor/node-crypto.ts';
+import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
 import { runFuzz, type FuzzMode } from './support/fuzz.ts';
 
 useCryptoProvider(nodeCryptoProvider);

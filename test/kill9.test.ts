@@ -30,9 +30,9 @@ import {
   type VendorSession,
 } from '../src/protocol/index.ts';
 import { parseDiscovery, WELL_KNOWN } from '../src/protocol/discovery.ts';
-import { resolveConfig } from '../src/vendor/config.ts';
-import { nodeCryptoProvider } from '../src/vendor/node-crypto.ts';
-import { fromRow } from '../src/vendor/records.ts';
+import { resolveConfig } from '../src/server/config.ts';
+import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
+import { fromRow } from '../src/server/records.ts';
 import { FAST_ARGON2 } from './support/client.ts';
 import { VendorProcess } from './support/fuzz.ts';
 import { freePort } from './support/http-vendor.ts';

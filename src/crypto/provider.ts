@@ -2,7 +2,7 @@
  * Where the symmetric primitives come from. The default is pure and Web-standard (@noble/hashes;
  * AES-GCM on crypto.subtle), so it runs in a service worker, a page and Node. A platform with a
  * faster native implementation (the vendor SDK on Node: node:crypto) installs its own provider;
- * tests run the vectors under both and cross-check them (src/vendor/node-crypto.test.ts).
+ * tests run the vectors under both and cross-check them (src/server/node-crypto.test.ts).
  */
 import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';

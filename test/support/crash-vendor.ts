@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { fromHex } from '../../src/crypto/bytes.ts';
-import { createVendor } from '../../src/vendor/core.ts';
-import { createJanusServer } from '../../src/vendor/node-http.ts';
-import { SqliteStore } from '../../src/vendor/sqlite-store.ts';
+import { createVendor } from '../../src/server/core.ts';
+import { createJanusServer } from '../../src/server/node-http.ts';
+import { SqliteStore } from '../../src/server/sqlite-store.ts';
 
 const [db, port, kek, keyFile] = process.argv.slice(2) as [string, string, string, string];
 const store = new SqliteStore(db, {

@@ -14,11 +14,11 @@ import { createServer } from 'node:http';
 import express from 'express';
 import { fromHex, toHex } from '../../src/crypto/bytes.ts';
 import { useCryptoProvider } from '../../src/crypto/provider.ts';
-import { createVendor, type HandlerContext, type ProtectedHandler, type RouteSpec } from '../../src/vendor/core.ts';
-import { createJanusServer } from '../../src/vendor/node-http.ts';
-import { nodeCryptoProvider } from '../../src/vendor/node-crypto.ts';
-import { upstreamFallback, upstreamHandler } from '../../src/vendor/proxy.ts';
-import { SqliteStore } from '../../src/vendor/sqlite-store.ts';
+import { createVendor, type HandlerContext, type ProtectedHandler, type RouteSpec } from '../../src/server/core.ts';
+import { createJanusServer } from '../../src/server/node-http.ts';
+import { nodeCryptoProvider } from '../../src/server/node-crypto.ts';
+import { upstreamFallback, upstreamHandler } from '../../src/server/proxy.ts';
+import { SqliteStore } from '../../src/server/sqlite-store.ts';
 
 const [mode, db, kek, keyFile, portText] = process.argv.slice(2) as [string, string, string, string, string];
 const send = (m: unknown) => process.send?.(m);

@@ -50,8 +50,8 @@ import {
   type VendorSession,
 } from '../../src/protocol/index.ts';
 import { parseDiscovery, WELL_KNOWN } from '../../src/protocol/discovery.ts';
-import { fromRow } from '../../src/vendor/records.ts';
-import { resolveConfig } from '../../src/vendor/config.ts';
+import { fromRow } from '../../src/server/records.ts';
+import { resolveConfig } from '../../src/server/config.ts';
 import { sendRaw, type RawAnswer, type RawRequest } from './raw-http.ts';
 import { freePort } from './http-vendor.ts';
 import { testKeyMaterial } from './vendor-kit.ts';

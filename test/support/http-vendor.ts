@@ -1,10 +1,10 @@
 /** A vendor SDK instance behind a real HTTP server on loopback, for tests. */
 import { createServer as createNetServer } from 'node:net';
 import type { Server } from 'node:http';
-import { createJanusServer } from '../../src/vendor/node-http.ts';
-import { createVendor, type JanusVendor, type RouteSpec } from '../../src/vendor/core.ts';
-import type { VendorConfig } from '../../src/vendor/config.ts';
-import { SqliteStore, type SqliteStoreOptions } from '../../src/vendor/sqlite-store.ts';
+import { createJanusServer } from '../../src/server/node-http.ts';
+import { createVendor, type JanusVendor, type RouteSpec } from '../../src/server/core.ts';
+import type { VendorConfig } from '../../src/server/config.ts';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/server/sqlite-store.ts';
 import { testKeyMaterial } from './vendor-kit.ts';
 
 export async function freePort(): Promise<number> {

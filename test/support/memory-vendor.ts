@@ -1,7 +1,7 @@
 /**
  * A vendor made only of the protocol core's vendor functions, a Map of client records and a Map of
  * used one-time values: the in-memory peer for protocol tests and vectors (the real vendor SDK with
- * its SQLite store is src/vendor/).
+ * its SQLite store is src/server/).
  */
 import { b64u, randomBytes } from '../../src/crypto/bytes.ts';
 import { generateVendorKeyPair, spkiFingerprint } from '../../src/crypto/rsa.ts';

@@ -1,9 +1,9 @@
 /** A vendor SDK instance on PgStore behind a real HTTP server on loopback: several make one vendor. */
 import type { Server } from 'node:http';
-import { createJanusServer } from '../../src/vendor/node-http.ts';
-import { createVendor, type JanusVendor, type RouteSpec } from '../../src/vendor/core.ts';
-import type { VendorConfig, VendorKeyMaterial } from '../../src/vendor/config.ts';
-import { PgStore, type PgStoreOptions } from '../../src/vendor/pg-store.ts';
+import { createJanusServer } from '../../src/server/node-http.ts';
+import { createVendor, type JanusVendor, type RouteSpec } from '../../src/server/core.ts';
+import type { VendorConfig, VendorKeyMaterial } from '../../src/server/config.ts';
+import { PgStore, type PgStoreOptions } from '../../src/server/pg-store.ts';
 import { freePort } from './postgres.ts';
 
 export interface PgHttpVendor {

@@ -2,7 +2,7 @@
 import { derToPem, generateVendorKeyPair } from '../../src/crypto/rsa.ts';
 import { randomBytes } from '../../src/crypto/bytes.ts';
 import type { HttpRequestMsg, HttpResponseMsg } from '../../src/protocol/index.ts';
-import type { VendorKeyMaterial } from '../../src/vendor/config.ts';
+import type { VendorKeyMaterial } from '../../src/server/config.ts';
 import type { Peer } from './client.ts';
 
 let pair: Promise<{ spki: Uint8Array; pkcs8: Uint8Array }> | undefined;

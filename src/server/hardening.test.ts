@@ -1,7 +1,7 @@
 /**
  * Findings 2 to 9 of the security review of the vendor side (issue 10), one describe block each,
  * over real HTTP: the SDK's node:http server, an Express app, and `janus-vendor serve` in front of
- * a real upstream. (Finding 1, path spellings and methods, is src/vendor/route-match.test.ts.)
+ * a real upstream. (Finding 1, path spellings and methods, is src/server/route-match.test.ts.)
  */
 import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
