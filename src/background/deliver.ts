@@ -2,23 +2,24 @@
  * Fetch interception, worker side: a page's request to a protected route (§5 routes) runs as SDDP
  * (§8) or EDDP (§9, with piggybacked challenges and PayWord acknowledgements, §11.2), and the
  * verified, decrypted answer goes back to the page. The origin is the sender frame's, never the page's word.
+ * The rules (challenges, acknowledgements, retries) are the protocol core's delivery policy
+ * (src/protocol/client-fetch.ts); this file gives it the worker's keys, network and memory.
  */
 import { b64u, utf8, wipe } from '../crypto/bytes.ts';
 import {
-  nowSeconds,
   ackRequest,
-  challengeRequest,
-  deliveryRequest,
-  deliveryResponse,
+  clientFetch,
   isSealed,
   JanusError,
-  readChallengeResponse,
+  nowSeconds,
   readErrorResponse,
   routeFor,
   vendorIdentity,
   type Ack,
-  type Discovery,
+  type ChainView,
+  type Delivered,
   type DeliveryLevel,
+  type Discovery,
   type HttpResponseMsg,
   type ReceiptMark,
   type VendorSession,
@@ -59,82 +60,23 @@ function errorToPage(res: HttpResponseMsg, err: JanusError): WireResponse {
   };
 }
 
-class VendorRefused extends Error {
-  constructor(
-    readonly res: HttpResponseMsg,
-    readonly err: JanusError,
-  ) {
-    super(err.message);
-  }
-}
-
-/** §11.2: the vendor's sealed 402: delivery `mark.i` waits for its acknowledgement; nothing was delivered. */
-class AckRequired extends Error {
-  constructor(
-    readonly res: HttpResponseMsg,
-    readonly s: VendorSession,
-    readonly mark: ReceiptMark,
-    /** The acknowledgement the refused request carried: the sealed answer says it was stored. */
-    readonly acked: Ack | undefined,
-  ) {
-    super('ack_required');
-  }
-}
-
-function unsignedError(res: HttpResponseMsg): JanusError | null {
-  if (isSealed(res)) return null;
-  return readErrorResponse(res);
-}
-
-async function challengeFor(s: VendorSession, doc: Discovery): Promise<string> {
-  const cached = challenges.get(s.idV);
-  if (cached) {
-    challenges.delete(s.idV); // usable once
-    return cached;
-  }
-  const res = await send(challengeRequest(s.alias, s.idV + doc.challengePath));
-  const err = unsignedError(res);
-  if (err) throw new VendorRefused(res, err);
-  return readChallengeResponse(res).challenge;
-}
-
-/** §11.2: the acknowledgement of the last delivery received, piggybacked on the next request. */
-export async function pendingAck(idV: string, gen: number, entry: Frozen<VendorEntry> | undefined): Promise<Ack | undefined> {
-  const d = entry?.lastDelivery;
+/** The chain as the delivery policy sees it (src/protocol/client-fetch.ts), from the vendor list's entry. */
+function chainView(entry: Frozen<VendorEntry> | undefined): ChainView | null {
   const c = entry?.chain;
-  if (!d || !c || d.sub !== c.sub || d.i <= (entry?.lastAcked ?? 0)) return undefined;
-  const words = await chainFor(idV, gen, c.sub, c.n);
-  return { sub: d.sub, i: d.i, w: words.word(d.i) };
+  if (!entry || !c) return null;
+  return { sub: c.sub, n: c.n, delivered: entry.lastDelivery?.sub === c.sub ? entry.lastDelivery.i : 0, acked: entry.lastAcked };
 }
 
-async function once(
-  idV: string,
-  doc: Discovery,
-  level: DeliveryLevel,
-  gen: number,
-  req: { url: string; method: string; body: Uint8Array | null; contentType: string | null; accept: string | null },
-): Promise<{ s: VendorSession; out: WireResponse; acked: Ack | undefined; receipt: ReceiptMark | null }> {
-  const s = await sessionFor(idV, gen);
-  const challenge = level === 'sddp' ? undefined : await challengeFor(s, doc);
-  applyNotes(); // a request that finished meanwhile may have noted the delivery to acknowledge
-  const ack = level === 'eddp+receipts' ? await pendingAck(idV, gen, (await vendorsItem.peek())[idV]) : undefined;
-  const { request, pending } = await deliveryRequest({
-    key: s,
-    level,
-    method: req.method,
-    url: req.url,
-    now: nowSeconds(),
-    ...(req.body && req.body.length ? { body: req.body, contentType: req.contentType ?? 'application/octet-stream' } : {}),
-    ...(req.accept ? { headers: { accept: req.accept } } : {}),
-    ...(challenge ? { challenge } : {}),
-    ...(ack ? { ack } : {}),
-  });
-  const res = await send(request);
-  const err = unsignedError(res);
-  if (err) throw new VendorRefused(res, err);
-  const d = await deliveryResponse(pending, level, res);
-  if (d.challenge) challenges.set(idV, d.challenge);
-  if (d.ackRequired) throw new AckRequired(res, s, d.receipt!, ack);
+/** §11.2: the acknowledgement of the last delivery received, if it waits for one (a rotation carries it, §13). */
+export async function pendingAck(idV: string, gen: number, entry: Frozen<VendorEntry> | undefined): Promise<Ack | undefined> {
+  const c = chainView(entry);
+  if (!c || c.delivered <= c.acked) return undefined;
+  const words = await chainFor(idV, gen, c.sub, c.n);
+  return { sub: c.sub, i: c.delivered, w: words.word(c.delivered) };
+}
+
+/** The verified answer as the page gets it: the vendor's covered headers, and its caching headers. */
+function toPage(d: Delivered, res: HttpResponseMsg): WireResponse {
   const headers: [string, string][] = [['content-type', d.contentType]];
   // A sealed error (§6.3) is the vendor's word, refused after the request was recorded.
   if (d.error) headers.push(['janus-error', d.error]);
@@ -142,7 +84,7 @@ async function once(
   for (const [k, v] of Object.entries(res.headers)) {
     if (k === 'cache-control' || k === 'date' || k === 'last-modified' || k === 'etag') headers.push([k, v]);
   }
-  return { s, out: { status: d.status, statusText: '', headers, body: d.body }, acked: ack, receipt: d.receipt };
+  return { status: d.status, statusText: '', headers, body: d.body };
 }
 
 function requestBody(b: unknown): Uint8Array {
@@ -198,55 +140,57 @@ export async function proxyFetch(idV: string, wire: WireRequest): Promise<WireRe
   return level === 'eddp+receipts' ? inTurn(idV, () => deliver(idV, doc, level, req)) : deliver(idV, doc, level, req);
 }
 
-type PageRequest = Parameters<typeof once>[4];
+interface PageRequest {
+  url: string;
+  method: string;
+  body: Uint8Array | null;
+  contentType: string | null;
+  accept: string | null;
+}
 
+/** One request through the client's delivery policy (src/protocol/client-fetch.ts), with this worker's keys and network. */
 async function deliver(idV: string, doc: Discovery, level: DeliveryLevel, req: PageRequest): Promise<WireResponse> {
-  let gen = (await vendorsItem.peek())[idV]?.gen ?? 0;
-  let retried = false;
-  for (;;) {
-    try {
-      const r = await once(idV, doc, level, gen, req);
-      await remember(idV, doc, gen, r.s, r.acked, r.receipt);
-      return r.out;
-    } catch (e) {
-      if (e instanceof AckRequired) {
-        // §11.3: with a record of this chain, acknowledge at most one delivery beyond the last one
-        // acknowledged here; without one (a fresh machine), trust the vendor's signed count. Once.
-        const entry = (await vendorsItem.peek())[idV];
-        const local = entry?.chain?.sub === e.mark.sub ? entry : undefined;
-        if (!retried && (!local || e.mark.i <= local.lastAcked + 1)) {
-          await remember(idV, doc, gen, e.s, e.acked, e.mark, { pending: true });
-          applyNotes();
-          retried = true;
-          continue;
-        }
-        const err = new JanusError('ack_required', 'the site says an earlier delivery is unacknowledged', { sub: e.mark.sub, pending: e.mark.i });
-        return {
-          status: 402,
-          statusText: 'Payment Required',
-          headers: [['content-type', 'application/json'], ['janus-error', 'ack_required']],
-          body: utf8(JSON.stringify(err.toJSON())),
-        };
-      }
-      if (!(e instanceof VendorRefused)) throw e;
-      const code = e.err.code;
-      // §14.2: hints from an unauthenticated source may cause one retry, never a stored change.
-      const hinted = e.err.details?.['generation'];
-      if (!retried && code === 'generation_mismatch' && typeof hinted === 'number' && hinted > gen) {
-        gen = hinted;
-        retried = true;
-        continue;
-      }
-      // conflict, unsealed: another paid delivery to this client ran at that moment (another
-      // machine's), and nothing was recorded.
-      if (!retried && (code === 'challenge_invalid' || code === 'replayed' || code === 'conflict') && level !== 'sddp') {
-        challenges.delete(idV);
-        retried = true;
-        continue;
-      }
-      return errorToPage(e.res, e.err);
-    }
+  const entry = (await vendorsItem.peek())[idV];
+  let challenge: string | null = null;
+  if (level !== 'sddp') {
+    challenge = challenges.get(idV) ?? null;
+    challenges.delete(idV); // usable once
   }
+  const outcome = await clientFetch(
+    {
+      level,
+      gen: entry?.gen ?? 0,
+      chain: chainView(entry),
+      challenge,
+      challengeUrl: idV + doc.challengePath,
+      request: {
+        method: req.method,
+        url: req.url,
+        ...(req.body && req.body.length ? { body: req.body, contentType: req.contentType ?? 'application/octet-stream' } : {}),
+        ...(req.accept ? { headers: { accept: req.accept } } : {}),
+      },
+      now: nowSeconds(),
+    },
+    {
+      key: (gen) => sessionFor(idV, gen),
+      word: async (sub, n, i, gen) => (await chainFor(idV, gen, sub, n)).word(i),
+      exchange: send,
+    },
+  );
+  if (outcome.challenge) challenges.set(idV, outcome.challenge);
+  // A sealed answer (a delivery, or the vendor's sealed refusal) is the vendor's word: remembered.
+  if (outcome.key && outcome.response && isSealed(outcome.response)) await remember(idV, doc, outcome.gen, outcome.key, outcome.chain, outcome.delivered?.receipt ?? null);
+  if (outcome.delivered) return toPage(outcome.delivered, outcome.response!);
+  const { error, response } = outcome.refused!;
+  if (error.code === 'ack_required' && isSealed(response)) {
+    return {
+      status: 402,
+      statusText: 'Payment Required',
+      headers: [['content-type', 'application/json'], ['janus-error', 'ack_required']],
+      body: utf8(JSON.stringify(error.toJSON())),
+    };
+  }
+  return errorToPage(response, error);
 }
 
 type Note = (all: Record<string, VendorEntry>) => Record<string, VendorEntry>;
@@ -268,27 +212,22 @@ export function applyNotes(): void {
 
 /**
  * After a verified answer: the vendor holds our key, so a vendor missing from the list (a fresh
- * profile: mobility) is added, with its key pinned now; receipts and acknowledgements are noted.
- * A note on a known vendor is applied once the page has its answer (applyNotes): the page does
- * not wait for it, and the next request, which acknowledges this delivery, reads it applied.
+ * profile: mobility) is added, with its key pinned now; the chain as the delivery policy left it
+ * (deliveries received, acknowledgements stored, a chain learned from the vendor's sealed mark) is
+ * noted. A note on a known vendor is applied once the page has its answer (applyNotes): the page
+ * does not wait for it, and the next request, which acknowledges this delivery, reads it applied.
  */
-async function remember(
-  idV: string,
-  doc: Discovery,
-  gen: number,
-  s: VendorSession,
-  acked: Ack | undefined,
-  receipt: ReceiptMark | null,
-  opts: { pending?: boolean } = {},
-): Promise<void> {
-  // The common SDDP answer changes nothing: nothing to note.
+async function remember(idV: string, doc: Discovery, gen: number, s: VendorSession, chain: ChainView | null, receipt: ReceiptMark | null): Promise<void> {
   const known = (await vendorsItem.peek())[idV];
-  if (known && known.gen === gen && known.alias === s.alias && !acked && !receipt) return;
+  const before = chainView(known);
+  const same = (a: ChainView | null, b: ChainView | null) => (a === null ? b === null : b !== null && a.sub === b.sub && a.n === b.n && a.delivered === b.delivered && a.acked === b.acked);
+  // The common SDDP answer changes nothing: nothing to note.
+  if (known && known.gen === gen && known.alias === s.alias && (chain === null || same(chain, before))) return;
   // A chain this machine has no record of (mobility: registered elsewhere) is learned from the
   // vendor's signed mark: sub and N, and w0 computed here from K.
   let learned: VendorEntry['chain'] = null;
-  if (receipt && known?.chain?.sub !== receipt.sub) {
-    learned = { sub: receipt.sub, n: receipt.n, w0: b64u.encode((await chainFor(idV, gen, receipt.sub, receipt.n)).word(0)) };
+  if (chain && known?.chain?.sub !== chain.sub) {
+    learned = { sub: chain.sub, n: chain.n, w0: b64u.encode((await chainFor(idV, gen, chain.sub, chain.n)).word(0)) };
   }
   const note: Note = (all) => {
     let e: VendorEntry = all[idV] ?? {
@@ -308,11 +247,14 @@ async function remember(
       lastAcked: 0,
     };
     e = { ...e, gen, alias: s.alias };
-    if (learned && e.chain?.sub !== learned.sub) e = { ...e, chain: learned, lastAcked: 0 };
-    if (acked) e = { ...e, lastAcked: Math.max(e.lastAcked, acked.i) };
-    if (receipt) e = { ...e, lastDelivery: { sub: receipt.sub, i: receipt.i } };
-    // The vendor's signed word that delivery i still waits: acknowledged here or not, it is not there.
-    if (receipt && opts.pending) e = { ...e, lastAcked: Math.min(e.lastAcked, receipt.i - 1) };
+    if (chain && (e.chain?.sub === chain.sub || learned)) {
+      e = {
+        ...e,
+        chain: e.chain?.sub === chain.sub ? e.chain : learned,
+        lastDelivery: chain.delivered > 0 ? { sub: chain.sub, i: chain.delivered } : e.lastDelivery,
+        lastAcked: chain.acked,
+      };
+    }
     return { ...all, [idV]: e };
   };
   if (!known || known.gen !== gen) {

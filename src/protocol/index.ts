@@ -14,5 +14,6 @@ export * from './record.ts';
 export * from './credential.ts';
 export * from './skep.ts';
 export * from './delivery.ts';
+export * from './client-fetch.ts';
 export * from './rotate.ts';
 export { JanusError, ERRORS, isErrorCode, type ErrorCode } from '../errors.ts';

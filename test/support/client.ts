@@ -3,6 +3,7 @@ import { fromUtf8 } from '../../src/crypto/bytes.ts';
 import {
   ackRequest,
   challengeRequest,
+  clientFetch,
   JanusError,
   paywordWord,
   rotateOnResponse,
@@ -16,6 +17,8 @@ import {
   stretchSecret,
   vendorSession,
   type Ack,
+  type ClientFetchInput,
+  type ClientFetchOutcome,
   type Delivered,
   type DeliveryLevel,
   type Discovery,
@@ -146,4 +149,16 @@ export async function rotate(
     ...(opts.sub ? { fixed: { sub: opts.sub } } : {}),
   });
   return rotateOnResponse(state, await peer(request));
+}
+
+/**
+ * A protected request as a client runs it: the delivery policy of src/protocol/client-fetch.ts
+ * (challenges, acknowledgements, retries), with the keys of `key(gen)` and the words they give.
+ */
+export function protectedFetch(peer: Peer, key: (gen: number) => Promise<VendorSession> | VendorSession, input: ClientFetchInput): Promise<ClientFetchOutcome> {
+  return clientFetch(input, {
+    key,
+    word: async (sub, n, i, gen) => paywordWord((await key(gen)).k, sub, n, i),
+    exchange: peer,
+  });
 }
