@@ -56,7 +56,7 @@ export async function ensureKeyMaterial(p: DemoPaths, opts: { host: string; clie
     const priv = createPrivateKey(readFileSync(p.privateKey, 'utf8'));
     const pkcs8 = new Uint8Array(priv.export({ format: 'der', type: 'pkcs8' }));
     const spki = new Uint8Array(createPublicKey(priv).export({ format: 'der', type: 'spki' }));
-    writeFileSync(p.certificate, selfSignedCertificate({ spki, pkcs8, origin: `http://${opts.host}`, days: 3650 }), { flag: 'wx' });
+    writeFileSync(p.certificate, selfSignedCertificate({ now: Date.now(), spki, pkcs8, origin: `http://${opts.host}`, days: 3650 }), { flag: 'wx' });
     created.push(p.certificate);
   }
   if (!existsSync(p.kek)) {

@@ -25,8 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-echo "==> typecheck"
+echo "==> typecheck: the whole tree, then each layer with only its platform's declarations"
 npx tsc --noEmit -p tsconfig.json
+npx tsc --noEmit -p tsconfig.core.json       # src/crypto, src/protocol: no DOM, WebWorker or Node
+npx tsc --noEmit -p tsconfig.extension.json  # the extension: no Node
+npx tsc --noEmit -p tsconfig.server.json     # the SDK and the demo vendor: no DOM
 
 echo "==> unit, vector, protocol, property and vendor tests"
 mkdir -p test-results

@@ -228,7 +228,7 @@ describe('PEM', () => {
 describe('X.509', () => {
   let pem: string;
   beforeAll(() => {
-    pem = selfSignedCertificate({ ...A, origin: 'https://shop.example:8443', days: 30 });
+    pem = selfSignedCertificate({ now: Date.now(), ...A, origin: 'https://shop.example:8443', days: 30 });
   });
 
   it('parses back to the same SPKI, fingerprint and names', () => {
@@ -259,11 +259,19 @@ describe('X.509', () => {
     expect(x.ca).toBe(false);
   });
 
+  it('is valid from the caller’s clock (five minutes back, for skew), never reading one itself', () => {
+    const now = Date.UTC(2030, 0, 1);
+    const info = certificateInfo(selfSignedCertificate({ now, ...A, origin: 'https://shop.example', days: 10 }));
+    expect(info.notBefore.getTime()).toBe(now - 5 * 60 * 1000);
+    expect(info.notAfter.getTime()).toBe(now + 10 * 86_400_000);
+    expect(() => selfSignedCertificate({ now: -1, ...A, origin: 'https://shop.example' })).toThrow(RangeError);
+  });
+
   it('uses an iPAddress subjectAltName for IP origins', () => {
-    const v4 = selfSignedCertificate({ ...A, origin: 'http://127.0.0.1:3000' });
+    const v4 = selfSignedCertificate({ now: Date.now(), ...A, origin: 'http://127.0.0.1:3000' });
     expect(certificateInfo(v4).altNames).toEqual(['127.0.0.1']);
     expect(new nodeCrypto.X509Certificate(v4).checkIP('127.0.0.1')).toBe('127.0.0.1');
-    const v6 = selfSignedCertificate({ ...A, origin: 'https://[::1]/' });
+    const v6 = selfSignedCertificate({ now: Date.now(), ...A, origin: 'https://[::1]/' });
     expect(new nodeCrypto.X509Certificate(v6).checkIP('::1')).toBe('::1');
   });
 
@@ -272,9 +280,9 @@ describe('X.509', () => {
   });
 
   it('rejects mismatched key pairs and bad origins', async () => {
-    await expectCode(() => selfSignedCertificate({ spki: A.spki, pkcs8: B.pkcs8, origin: 'https://a.example' }), 'bad_vendor_key');
-    expect(() => selfSignedCertificate({ ...A, origin: 'not a url' })).toThrow(RangeError);
-    expect(() => selfSignedCertificate({ ...A, origin: 'ftp://a.example' })).toThrow(RangeError);
+    await expectCode(() => selfSignedCertificate({ now: Date.now(), spki: A.spki, pkcs8: B.pkcs8, origin: 'https://a.example' }), 'bad_vendor_key');
+    expect(() => selfSignedCertificate({ now: Date.now(), ...A, origin: 'not a url' })).toThrow(RangeError);
+    expect(() => selfSignedCertificate({ now: Date.now(), ...A, origin: 'ftp://a.example' })).toThrow(RangeError);
   });
 
   it('rejects corrupted and non-RSA certificates with bad_vendor_key', async () => {

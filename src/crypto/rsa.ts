@@ -216,6 +216,14 @@ export function parseVendorPublicKey(input: { spki?: string; cert?: string }): V
 // WebCrypto keys, imported once
 
 type RsaAlg = 'RSA-OAEP' | 'RSA-PSS';
+/** crypto.subtle's key and usage types, named from crypto.subtle itself (the same under the DOM's, Node's and the core's declarations). */
+type CryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+type KeyUsage = Parameters<typeof crypto.subtle.importKey>[4] extends Iterable<infer U> ? U : never;
+/** What an imported RSA key's `algorithm` holds (WebCrypto's RsaHashedKeyAlgorithm). */
+interface RsaHashedKeyAlgorithm {
+  modulusLength: number;
+  publicExponent: Uint8Array;
+}
 const CACHE_MAX = 32;
 /**
  * Imported CryptoKeys by format, algorithm and SHA-256 of the DER (a hash rather than the DER's
@@ -244,7 +252,7 @@ function importKey(format: 'spki' | 'pkcs8', der: Uint8Array, alg: RsaAlg): Prom
 }
 
 function modulusBytes(key: CryptoKey): number {
-  return Math.ceil((key.algorithm as RsaHashedKeyAlgorithm).modulusLength / 8);
+  return Math.ceil((key.algorithm as unknown as RsaHashedKeyAlgorithm).modulusLength / 8);
 }
 
 /** The peer's public key gets the same policy as parseVendorPublicKey (cheap: read off the CryptoKey). */
@@ -255,7 +263,7 @@ async function importPeerKey(spki: Uint8Array, alg: RsaAlg): Promise<CryptoKey> 
   } catch (e) {
     throw new JanusError('bad_vendor_key', 'the public key cannot be imported', undefined, { cause: e });
   }
-  const { modulusLength, publicExponent } = key.algorithm as RsaHashedKeyAlgorithm;
+  const { modulusLength, publicExponent } = key.algorithm as unknown as RsaHashedKeyAlgorithm;
   if (modulusLength < MIN_RSA_BITS || modulusLength > MAX_RSA_BITS || toHex(publicExponent).replace(/^0+/, '') !== F4) {
     throw new JanusError('bad_vendor_key', `RSA key of ${modulusLength} bits or exponent not 65537`);
   }
@@ -365,7 +373,7 @@ const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
  * A self-signed X.509 v3 certificate (RFC 5280) for the vendor key: CN and subjectAltName are the
  * origin's host (a dNSName, or an iPAddress for an IP literal), signed sha256WithRSAEncryption.
  */
-export function selfSignedCertificate(opts: { spki: Uint8Array; pkcs8: Uint8Array; origin: string; days?: number }): string {
+export function selfSignedCertificate(opts: { spki: Uint8Array; pkcs8: Uint8Array; origin: string; days?: number; /** The issuing time, ms since the epoch (the caller's clock). */ now: number }): string {
   abytes('spki', opts.spki);
   abytes('pkcs8', opts.pkcs8);
   const days = opts.days ?? 365;
@@ -399,7 +407,8 @@ export function selfSignedCertificate(opts: { spki: Uint8Array; pkcs8: Uint8Arra
   serial[0] = (serial[0]! & 0x7f) | 0x40;
   cert.serialNumber = toHex(serial);
   // A little backdating absorbs clock skew between the vendor and its clients.
-  const now = Date.now();
+  const now = opts.now;
+  if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`"now" expected ms since the epoch, got ${String(now)}`);
   cert.validity.notBefore = new Date(now - 5 * 60 * 1000);
   cert.validity.notAfter = new Date(now + days * 24 * 60 * 60 * 1000);
   const name = [{ name: 'commonName', value: host }];

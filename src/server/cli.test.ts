@@ -304,7 +304,7 @@ describe('janus-vendor verify-receipt', () => {
     const { selfSignedCertificate } = await import('../crypto/rsa.ts');
     const { createPrivateKey, createPublicKey } = await import('node:crypto');
     const priv = createPrivateKey(readFileSync(join(keys, 'vendor-key.pem'), 'utf8'));
-    const pem = selfSignedCertificate({
+    const pem = selfSignedCertificate({ now: Date.now(),
       spki: new Uint8Array(createPublicKey(priv).export({ format: 'der', type: 'spki' })),
       pkcs8: new Uint8Array(priv.export({ format: 'der', type: 'pkcs8' })),
       origin: 'https://elsewhere.example',

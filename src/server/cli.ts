@@ -267,7 +267,7 @@ Prints the key's fingerprint (b64u SHA-256 of its SubjectPublicKeyInfo) and the 
     const { spki, pkcs8 } = await generateVendorKeyPair(bits);
     const keyPem = derToPem(pkcs8, 'PRIVATE KEY');
     const kekText = b64.encode(randomBytes(32)) + '\n';
-    const public_ = csr ? certificateSigningRequest(pkcs8, idV) : selfSignedCertificate({ spki, pkcs8, origin: idV, days });
+    const public_ = csr ? certificateSigningRequest(pkcs8, idV) : selfSignedCertificate({ now: Date.now(), spki, pkcs8, origin: idV, days });
 
     writeFile(files.key, keyPem, 0o600, force);
     writeFile(files.kek, kekText, 0o600, force);

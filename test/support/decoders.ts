@@ -165,7 +165,7 @@ async function generateKeyMaterial(): Promise<KeyMaterial> {
   const { spki, pkcs8 } = await generateVendorKeyPair();
   const spkiB64u = b64u.encode(spki);
   const fingerprint = spkiFingerprint(spki);
-  const cert = selfSignedCertificate({ spki, pkcs8, origin: ORIGIN });
+  const cert = selfSignedCertificate({ now: Date.now(), spki, pkcs8, origin: ORIGIN });
   // generateVendorKeyPair refuses < 3072 bits, so the weak key comes straight from WebCrypto.
   const weak = await crypto.subtle.generateKey(
     { name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
