@@ -21,7 +21,6 @@ import {
   openPopup,
   pageFetch,
   tempDir,
-  text,
   unlock,
   type Engine,
   type ExtBrowser,

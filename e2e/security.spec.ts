@@ -29,7 +29,6 @@ import {
   tempDir,
   unlock,
   type ExtBrowser,
-  type ExtPage,
 } from './support.ts';
 
 const IDENTITY = 'dave@example.com';

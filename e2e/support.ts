@@ -1,10 +1,9 @@
 /** e2e helpers over the driver (driver.ts): the same steps in both browsers. */
-import { expect } from '@playwright/test';
 import type { ExtBrowser, ExtPage } from './driver.ts';
 
-export { ENGINES, launch, tempDir, UNPERMITTED_HOST, type Engine, type ExtBrowser, type ExtPage } from './driver.ts';
+export { ENGINES, launch, tempDir, type Engine, type ExtBrowser, type ExtPage } from './driver.ts';
 
-export const POPUP = 'src/popup/index.html';
+const POPUP = 'src/popup/index.html';
 export const OPTIONS = 'src/options/index.html';
 
 /** Polls `fn` until it returns a value `check` accepts (the value is returned), or fails with the last one. */
@@ -19,7 +18,7 @@ export async function eventually<T>(fn: () => Promise<T>, check: (v: T) => boole
     } catch (e) {
       error = e;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}${error ? ` (${String(error)})` : ''}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}${error ? ` (${error instanceof Error ? error.message : JSON.stringify(error)})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -28,7 +27,7 @@ export function text(page: ExtPage, selector: string): Promise<string | null> {
   return page.evaluate((s) => document.querySelector(s)?.textContent ?? null, selector);
 }
 
-export function count(page: ExtPage, selector: string): Promise<number> {
+function count(page: ExtPage, selector: string): Promise<number> {
   return page.evaluate((s) => document.querySelectorAll(s).length, selector);
 }
 
@@ -42,7 +41,7 @@ export async function expectCount(page: ExtPage, selector: string, n: number, ti
   await eventually(() => count(page, selector), (c) => c === n, `${n} × ${selector}`, timeoutMs);
 }
 
-export async function bodyState(page: ExtPage, state: 'locked' | 'unlocked', timeoutMs = 15_000): Promise<void> {
+async function bodyState(page: ExtPage, state: 'locked' | 'unlocked', timeoutMs = 15_000): Promise<void> {
   await eventually(() => page.evaluate(() => document.body.dataset['state'] ?? null), (s) => s === state, `the popup to be ${state}`, timeoutMs);
 }
 
@@ -138,7 +137,7 @@ export async function pageFetch(
         headers: { accept: 'application/json', ...(init.contentType ? { 'content-type': init.contentType } : {}) },
         ...(init.body !== undefined ? { body: init.body } : {}),
       });
-      return { status: res.status, error: res.headers.get('janus-error'), body: await res.json().catch(() => null) };
+      return { status: res.status, error: res.headers.get('janus-error'), body: (await res.json().catch(() => null)) as unknown };
     } catch (e) {
       const err = e as { code?: string; message?: string };
       return { code: err.code, message: err.message };
@@ -168,6 +167,3 @@ export async function pageStatus(page: ExtPage): Promise<Record<string, unknown>
   return (r['value'] ?? r) as Record<string, unknown>;
 }
 
-export function expectCode(r: Record<string, unknown> | { code?: string }, code: string): void {
-  expect((r as { code?: string }).code).toBe(code);
-}

@@ -45,8 +45,8 @@ import {
   parseSecureRequest,
   splitTarget,
   HEADER,
+  isErrorCode,
   TAG,
-  sealSkepToken,
   skepOaepLabel,
   skepOnResponse,
   skepStart,
@@ -66,27 +66,60 @@ import {
   type ChainState,
   type ClientRecord,
   type DeliveryLevel,
+  type ErrorCode,
   type HttpRequestMsg,
   type HttpResponseMsg,
   type JsonObject,
   type Route,
+  type SkepResult,
   type VendorKeys,
 } from '../src/protocol/index.ts';
 import { det, fromWireReq, fromWireRes, SMALL_ARGON2, wireReq, wireRes, VECTOR_NOW, VECTOR_POLICY } from '../test/vectors/support.ts';
-import { codeOf as errorOf } from '../test/support/errors.ts';
+import type {
+  ChainVector,
+  ClientKeyVector,
+  DeliveryRunVector,
+  InvalidRequestVector,
+  InvalidResponseVector,
+  InvalidRotationVector,
+  RecordVector,
+  RefusedRequestVector,
+  RotateClientResultVector,
+  RotateRunVector,
+  RouteVerdictVector,
+  SkepResultVector,
+  SkepRunVector,
+  StretchedClientVector,
+  VectorFile,
+  VectorFiles,
+  VendorVector,
+} from '../test/vectors/types.ts';
+import { codeOf } from '../test/support/errors.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, '..', 'test', 'vectors');
 mkdirSync(outDir, { recursive: true });
 
-function previous(file: string): any {
+/**
+ * The file as the last run wrote it, or null. Read as its type without the top-level check of
+ * parseVectors: a file written before a change of shape must still give its RSA key and its
+ * randomized values, which are checked where they are used (decrypted, verified or compared).
+ */
+function previous<F extends VectorFile>(file: F): VectorFiles[F] | null {
   const p = join(outDir, file);
-  return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : null;
+  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as VectorFiles[F]) : null;
 }
 
-function write(file: string, v: unknown): void {
+function write<F extends VectorFile>(file: F, v: VectorFiles[F]): void {
   writeFileSync(join(outDir, file), JSON.stringify(v, null, 2) + '\n');
   console.log(`wrote test/vectors/${file}`);
+}
+
+/** The code of the JanusError `fn` throws: an invalid input that is accepted, or fails otherwise, is a bug here. */
+function errorOf(fn: () => unknown): ErrorCode {
+  const code = codeOf(fn);
+  if (code === undefined || !isErrorCode(code)) throw new Error(`expected a JanusError, got ${code ?? 'no error'}`);
+  return code;
 }
 
 
@@ -100,7 +133,7 @@ else pair = await generateVendorKeyPair(3072);
 const ORIGIN = 'https://quotes.example';
 const NOW = VECTOR_NOW;
 const vk: VendorKeys = { idV: ORIGIN, spki: pair.spki, pkcs8: pair.pkcs8, tk: det('tk', 32), ck: det('ck', 32), window: 1, receipt: 'offered' };
-const vendorJson = { id_v: ORIGIN, spki: toHex(pair.spki), pkcs8: toHex(pair.pkcs8), fingerprint: spkiFingerprint(pair.spki), tk: toHex(vk.tk), ck: toHex(vk.ck), window: 1, receipt: 'offered' };
+const vendorJson: VendorVector = { id_v: ORIGIN, spki: toHex(pair.spki), pkcs8: toHex(pair.pkcs8), fingerprint: spkiFingerprint(pair.spki), tk: toHex(vk.tk), ck: toHex(vk.ck), window: 1, receipt: 'offered' };
 const discovery = parseDiscovery(
   utf8(JSON.stringify(buildDiscovery({ origin: ORIGIN, spki: b64u.encode(pair.spki), fingerprint: spkiFingerprint(pair.spki), routes: [] }))),
   ORIGIN,
@@ -142,7 +175,7 @@ const discovery = parseDiscovery(
 // A client for the message vectors: small Argon2 parameters (the master is what matters here).
 const { idC, master } = await stretchSecret('alice@example.org', 'correct horse battery staple', { params: SMALL_ARGON2 });
 const alice = vendorSession(master, idC, ORIGIN, 0);
-const clientJson = { id_c: idC, master: toHex(master), id_v: ORIGIN, alias: alice.alias, gen: 0, k: toHex(alice.k) };
+const clientJson: ClientKeyVector = { id_c: idC, master: toHex(master), id_v: ORIGIN, alias: alice.alias, gen: 0, k: toHex(alice.k) };
 
 // ---------------------------------------------------------------------------------------------
 // slot.json (§4, §10)
@@ -175,10 +208,25 @@ const records = new Map<string, ClientRecord>();
 /** The records as the SKEP runs left them (the rotation vectors start from these). */
 const skepRecords = new Map<string, ClientRecord>();
 
+/** The client's SKEP result as recorded: every member, in the order of SkepResult. */
+function skepResultJson(r: SkepResult): SkepResultVector {
+  const { receipt, payword } = r;
+  return {
+    alias: r.alias,
+    gen: r.gen,
+    registeredAt: r.registeredAt,
+    validFrom: r.validFrom,
+    validUntil: r.validUntil,
+    receipt: receipt && { alg: receipt.alg, payload: receipt.payload, sig: receipt.sig, fingerprint: receipt.fingerprint },
+    payword: payword && { sub: payword.sub, n: payword.n, w0: payword.w0 },
+    fingerprint: r.fingerprint,
+  };
+}
+
 // skep.json (§7): SKEP (no receipt); non-repudiation SKEP is in skep-receipt below.
 {
   const prevRuns = prevSkep?.runs ?? [];
-  const runs = [];
+  const runs: SkepRunVector[] = [];
   for (const [name, who, wantReceipt, chain] of [
     ['skep', 'alice@example.org', false, 0],
     ['non-repudiation skep with a payword chain', 'bob@example.org', true, 4],
@@ -189,7 +237,7 @@ const skepRecords = new Map<string, ClientRecord>();
     const data: JsonObject = wantReceipt ? { plan: 'intraday', months: 1, card: '4111111111111111' } : { watchlist: ['LU', 'T', 'IBM'] };
     const start = await skepStart({ session, discovery, data, now: NOW, receipt: wantReceipt, ...(chain ? { chain } : {}), fixed });
     // Keep the recorded (randomized) OAEP ciphertext if there is one.
-    const prevRun = prevRuns.find((r: any) => r.name === name);
+    const prevRun = prevRuns.find((r) => r.name === name);
     const m1: HttpRequestMsg = prevRun ? { ...start.request, body: fromHex(prevRun.messages.m1.body) } : start.request;
     const hello = parseSkepHello(m1);
     const m2 = await skepVendorHello(vk, m1, hello, null, NOW, { iv: det(`${name} token iv`, 12), r: det(`${name} token r`, 16), bodyIv: det(`${name} body iv2`, 12) });
@@ -215,7 +263,7 @@ const skepRecords = new Map<string, ClientRecord>();
       oaep_plaintext: toHex(keyTransportPlaintext(session.k, fixed.nC, 0, session.alias)),
       oaep_label: fromUtf8(skepOaepLabel(ORIGIN)),
       messages: { m1: wireReq(m1), m2: wireRes(m2), m3: wireReq(m3), m4: wireRes(m4) },
-      result: { ...s4.state.result, receipt: s4.state.result.receipt },
+      result: skepResultJson(s4.state.result),
       randomized: wantReceipt ? ['messages.m1.body (RSA-OAEP)', 'messages.m4 (carries an RSA-PSS receipt)'] : ['messages.m1.body (RSA-OAEP)'],
     });
   }
@@ -245,9 +293,10 @@ interface RunOpts {
   answer?: string;
 }
 
-function chainJson(c: ChainState | null) {
-  return c ? { sub: c.sub, n: c.n, w0: c.w0, delivered: c.delivered, acked: c.acked, acked_w: c.ackedW } : null;
+function chainJson(c: ChainState): ChainVector {
+  return { sub: c.sub, n: c.n, w0: c.w0, delivered: c.delivered, acked: c.acked, acked_w: c.ackedW };
 }
+const chainOrNull = (c: ChainState | null): ChainVector | null => (c ? chainJson(c) : null);
 
 async function signedDelivery(name: string, level: DeliveryLevel, rec: ClientRecord, opts: RunOpts, covered?: [string, string][]): Promise<HttpRequestMsg> {
   const key = { alias: rec.alias, gen: rec.gen, k: rec.k };
@@ -269,7 +318,7 @@ async function signedDelivery(name: string, level: DeliveryLevel, rec: ClientRec
   return (await sealRequest({ ...input, tag: level === 'sddp' ? TAG.sddp : TAG.eddp, covered: [...(opts.challenge ? [[HEADER.challenge, opts.challenge] as [string, string]] : []), ...covered] })).request;
 }
 
-async function deliveryRun(name: string, level: DeliveryLevel, opts: RunOpts) {
+async function deliveryRun(name: string, level: DeliveryLevel, opts: RunOpts): Promise<DeliveryRunVector> {
   const rec = records.get(opts.alias);
   if (!rec) throw new Error('no record');
   const request = await signedDelivery(name, level, rec, opts);
@@ -318,14 +367,14 @@ async function deliveryRun(name: string, level: DeliveryLevel, opts: RunOpts) {
     answer,
     ...(opts.appError ? { application_error: { code: opts.appError.code, message: opts.appError.message } } : {}),
     response_plaintext: fromUtf8(body),
-    ...(level === 'eddp+receipts' ? { chain_after: chainJson(records.get(rec.alias)!.chain) } : {}),
+    ...(level === 'eddp+receipts' ? { chain_after: chainOrNull(records.get(rec.alias)!.chain) } : {}),
     request: wireReq(request),
     response: wireRes(response),
   };
 }
 
 /** A request the vendor refuses after the run `after`, with the error it must get; it stores nothing. */
-async function refusedRun(name: string, after: string, level: DeliveryLevel, opts: RunOpts, error: string, why: string, covered?: [string, string][]) {
+async function refusedRun(name: string, after: string, level: DeliveryLevel, opts: RunOpts, error: ErrorCode, why: string, covered?: [string, string][]): Promise<RefusedRequestVector> {
   const rec = records.get(opts.alias)!;
   const request = await signedDelivery(name, level, rec, opts, covered);
   let got = 'no error';
@@ -345,16 +394,16 @@ async function refusedRun(name: string, after: string, level: DeliveryLevel, opt
  * An answer to the request of `run`, sealed correctly under its key but breaking a rule of §6.3 or
  * §11.2: the client must refuse it with `error` after it opened.
  */
-async function badAnswer(name: string, run: { name: string; level: DeliveryLevel; k: string; request: { method: string; url: string; headers: Record<string, string>; body: string } }, answer: { status: number; covered: [string, string][]; body?: string }, error: string, why: string) {
-  const req: HttpRequestMsg = { method: run.request.method, url: run.request.url, headers: run.request.headers, body: fromHex(run.request.body) };
+async function badAnswer(name: string, run: DeliveryRunVector, answer: { status: number; covered: [string, string][]; body?: string }, error: ErrorCode, why: string): Promise<InvalidResponseVector> {
+  const req = fromWireReq(run.request);
   const eddp = run.level !== 'sddp';
   const parsed = parseSecureRequest(req, { tag: eddp ? TAG.eddp : TAG.sddp, idV: ORIGIN, now: NOW, window: 1, ...(eddp ? { extra: [HEADER.challenge] } : {}), optional: [HEADER.ack] });
   const response = await sealResponse(parsed, slotKey(fromHex(run.k), parsed.n), { status: answer.status, contentType: 'application/json', covered: answer.covered, body: utf8(answer.body ?? '{}'), bodyIv: det(`${name} iv`, 12) });
   return { name, answers: run.name, why, response: wireRes(response), error };
 }
 
-async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<unknown[]> {
-  const m = (name: string, f: (r: HttpRequestMsg) => void, error: string) => {
+function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): InvalidRequestVector[] {
+  const m = (name: string, f: (r: HttpRequestMsg) => void, error: ErrorCode): InvalidRequestVector => {
     const r: HttpRequestMsg = { ...base, headers: { ...base.headers }, body: base.body.slice() };
     f(r);
     return { name, request: wireReq(r), error };
@@ -399,7 +448,6 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
     body: '{"watchlist":"LU"}',
     appError: new JanusError('malformed', 'watchlist: send a list of symbols'),
   });
-  const baseReq = (v: any): HttpRequestMsg => ({ method: v.request.method, url: v.request.url, headers: v.request.headers, body: fromHex(v.request.body) });
   const aliceAckRefused = await refusedRun('sddp with a signed Janus-Ack', 'sddp put refused by the application: a sealed error with covered Janus-Error', 'sddp', { alias: alice.alias }, 'malformed', 'an acknowledgement goes only to eddp+receipts routes, the ack endpoint and a rotation (§11.2)', [[HEADER.ack, `${b64u.encode(det('some sub', 16))}.1.${b64u.encode(det('some word', 32))}`]]);
   const sddpBad = [
     await badAnswer('a sealed ack_required on an SDDP route', sddp, { status: 402, covered: [[HEADER.error, 'ack_required']] }, 'malformed', 'only an eddp+receipts route refuses a delivery (§6.3)'),
@@ -411,7 +459,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
       'docs/PROTOCOL.md §6 and §8: SDDP requests and responses (the third answers 204: its seal is in Janus-Sealed, §6.3; its application set Content-Type text/plain, which is covered as sent; the fourth is refused by the application: a sealed error whose Janus-Error is covered); invalid: mutated requests with the error the vendor must answer, and a signed request the vendor must refuse (vendor: skep.json, client records: the SKEP runs; vendor time = now); invalid_responses: answers to the request of the named run, sealed under its key, that the client must refuse after opening them.',
     vendor: vendorJson,
     runs: [sddp, sddpPost, sddp204, sddpErr],
-    invalid: [...(await mutations(baseReq(sddpPost), 'sddp')), { name: aliceAckRefused.name, request: aliceAckRefused.request, error: aliceAckRefused.error, why: aliceAckRefused.why }],
+    invalid: [...mutations(fromWireReq(sddpPost.request), 'sddp'), { name: aliceAckRefused.name, request: aliceAckRefused.request, error: aliceAckRefused.error, why: aliceAckRefused.why }],
     invalid_responses: sddpBad,
   });
 
@@ -459,7 +507,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
     ],
     runs: [e1, e2, r1, r2, r3, r4, r5, r6, r7],
     refused: [eAck, ...refusedAfter3, ...refusedAfter5],
-    invalid: await mutations(baseReq(e2), 'eddp'),
+    invalid: mutations(fromWireReq(e2.request), 'eddp'),
     invalid_responses: eddpBad,
   });
 }
@@ -518,7 +566,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
   const bobWords = (i: number) => paywordWord(bobRec.k, bobRec.chain!.sub, bobRec.chain!.n, i);
   const bobPending: ClientRecord = { ...skepRecords.get(bobRec.alias)!, chain: { ...bobRec.chain!, delivered: 2, acked: 1, ackedW: b64u.encode(bobWords(1)) }, closedChains: [] };
   const aliceStart = skepRecords.get(alice.alias)!;
-  const clientOf = (identity: string, secret: string, st: { idC: string; master: Uint8Array }, s: { alias: string; gen: number; k: Uint8Array }) => ({
+  const clientOf = (identity: string, secret: string, st: { idC: string; master: Uint8Array }, s: { alias: string; gen: number; k: Uint8Array }): StretchedClientVector => ({
     identity,
     secret,
     params: SMALL_ARGON2,
@@ -528,7 +576,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
     gen: s.gen,
     k: toHex(s.k),
   });
-  const recordJson = (r: ClientRecord) => ({ alias: r.alias, gen: r.gen, chain: chainJson(r.chain), closed_chains: r.closedChains.map(chainJson), receipt: r.receipt !== null });
+  const recordJson = (r: ClientRecord): RecordVector => ({ alias: r.alias, gen: r.gen, chain: chainOrNull(r.chain), closed_chains: r.closedChains.map(chainJson), receipt: r.receipt !== null });
 
   /**
    * A rotation request. Its body holds an RSA-OAEP ciphertext (randomized), so the recorded request
@@ -537,7 +585,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
    */
   async function rotationRequest(name: string, rec: ClientRecord, input: Parameters<typeof rotateStart>[0], section: 'runs' | 'invalid'): Promise<{ request: HttpRequestMsg; state: Awaited<ReturnType<typeof rotateStart>>['state'] }> {
     const start = await rotateStart(input);
-    const prevRun = prevRot?.[section]?.find((r: any) => r.name === name);
+    const prevRun = prevRot?.[section].find((r) => r.name === name);
     if (!prevRun) return start;
     const kept: HttpRequestMsg = { ...start.request, headers: prevRun.request.headers, body: fromHex(prevRun.request.body) };
     const open = async (r: HttpRequestMsg) => JSON.parse(fromUtf8((await verifySecureRequest(parseRotate(vk, r, NOW), r, rec.k, { window: vk.window })).plaintext)) as Record<string, unknown>;
@@ -558,7 +606,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
     return start;
   }
 
-  const runs = [];
+  const runs: RotateRunVector[] = [];
   const aliceSt = await stretchSecret('alice@example.org', 'correct horse battery staple', { params: SMALL_ARGON2 });
   const bobSt = await stretchSecret('bob@example.org', 'correct horse battery staple', { params: SMALL_ARGON2 });
   const cases: { name: string; who: 'alice' | 'bob'; newSecret: string; gen: number; remaining?: number; ack?: number; description: string }[] = [
@@ -579,13 +627,19 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
     const { request, state } = await rotationRequest(cs.name, rec, input, 'runs');
     const out = await vendorRotate(vk, parseRotate(vk, request, NOW), request, rec, NOW, { bodyIv: det(`${cs.name} response iv`, 12) });
     let response = out.response;
-    const prevRun = prevRot?.runs.find((r: any) => r.name === cs.name);
+    const prevRun = prevRot?.runs.find((r) => r.name === cs.name);
     // A receipt is randomized (RSA-PSS): kept from the previous file while it still opens and verifies.
     if (prevRun && rec.receipt && out.rotated) {
       const kept = fromWireRes(prevRun.response);
       if (await rotateOnResponse(state, kept).then(() => true, () => false)) response = kept;
     }
-    const client = await rotateOnResponse(state, response).then((r) => ({ alias: r.alias, gen: r.gen, payword: r.payword, receipt: r.receipt !== null }), (e: unknown) => (e instanceof JanusError ? { error: e.code, details: e.details } : { error: 'throw' }));
+    const client: RotateClientResultVector = await rotateOnResponse(state, response).then(
+      (r) => ({ alias: r.alias, gen: r.gen, payword: r.payword, receipt: r.receipt !== null }),
+      (e: unknown) => {
+        if (!(e instanceof JanusError)) throw e;
+        return { error: e.code, details: e.details };
+      },
+    );
     runs.push({
       name: cs.name,
       description: cs.description,
@@ -605,7 +659,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
   }
 
   const bobSettled = { ...bobPending };
-  const invalidCases: { name: string; rec: ClientRecord; remaining?: number; ack?: Ack; sub?: string; error: string; why: string }[] = [
+  const invalidCases: { name: string; rec: ClientRecord; remaining?: number; ack?: Ack; sub?: string; error: ErrorCode; why: string }[] = [
     { name: 'a new chain reusing the old chain\'s sub', rec: bobSettled, remaining: 2, ack: { sub: bobRec.chain!.sub, i: 2, w: bobWords(2) }, sub: bobRec.chain!.sub, error: 'chain_reused', why: 'a chain is identified by its record and its sub: the record used it (§13)' },
     { name: 'a new chain reusing a closed chain\'s sub', rec: { ...bobPending, chain: { ...bobPending.chain!, acked: 2, ackedW: b64u.encode(bobWords(2)) }, closedChains: [{ sub: b64u.encode(det('closed sub', 16)), n: 6, w0: b64u.encode(det('closed w0', 32)), delivered: 2, acked: 2, ackedW: b64u.encode(det('closed w2', 32)) }] }, remaining: 2, sub: b64u.encode(det('closed sub', 16)), error: 'chain_reused', why: 'closed chains are kept, their subs too (§13)' },
     { name: 'a new chain of the wrong length', rec: bobSettled, remaining: 3, ack: { sub: bobRec.chain!.sub, i: 2, w: bobWords(2) }, error: 'malformed', why: 'n must be N - delivered = 2 (§13)' },
@@ -614,7 +668,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
     { name: 'an acknowledgement that does not verify', rec: bobPending, remaining: 2, ack: { sub: bobRec.chain!.sub, i: 2, w: new Uint8Array(32) }, error: 'bad_ack', why: '§11.2, checked before the chain rules' },
     { name: 'an acknowledgement for a record without a chain', rec: aliceStart, ack: { sub: bobRec.chain!.sub, i: 1, w: bobWords(1) }, error: 'bad_ack', why: '§11.2' },
   ];
-  const invalid = [];
+  const invalid: InvalidRotationVector[] = [];
   for (const cs of invalidCases) {
     const rec = cs.rec;
     const isBob = rec.alias === bobRec.alias;
@@ -627,7 +681,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
     invalid.push({ name: cs.name, why: cs.why, record: recordJson(rec), old: { alias: old.alias, gen: old.gen, k: toHex(old.k) }, request: wireReq(request), error: cs.error });
   }
   const refusedRun = runs.find((r) => !r.rotated)!;
-  const badRotate = await (async () => {
+  const badRotate = await (async (): Promise<InvalidResponseVector> => {
     const req = fromWireReq(refusedRun.request);
     const parsed = parseRotate(vk, req, NOW);
     const name = 'a sealed rotation refusal other than ack_required';
@@ -692,7 +746,7 @@ async function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): Promise<
       const canonical = canonicalPath(split.path);
       const m = table.match(split.path, method);
       const v = m.verdict;
-      const verdict =
+      const verdict: RouteVerdictVector =
         v.kind === 'protected'
           ? { verdict: 'protected', route: v.route.path, level: v.route.level }
           : v.kind === 'method_not_allowed'

@@ -62,16 +62,14 @@ import {
   type ChainState,
   type ClientRecord,
   type DeliveryLevel,
-  type ErrorCode,
-  type Route,
   type HttpResponseMsg,
   type VendorKeys,
 } from '../src/protocol/index.ts';
 import { fromWireReq, fromWireRes, VECTOR_POLICY, type WireReq, type WireRes } from './vectors/support.ts';
+import { parseVectors, type ChainVector, type EddpVectors, type RecordVector, type RouteVerdictVector, type SddpVectors, type VectorFile } from './vectors/types.ts';
 import { codeOf } from './support/errors.ts';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-const load = (f: string): any => JSON.parse(readFileSync(new URL(`./vectors/${f}`, import.meta.url), 'utf8'));
+const load = <F extends VectorFile>(f: F) => parseVectors(f, readFileSync(new URL(`./vectors/${f}`, import.meta.url), 'utf8'));
 const janus = load('janus.json');
 const slot = load('slot.json');
 const skep = load('skep.json');
@@ -96,6 +94,9 @@ const discovery = parseDiscovery(
   utf8(JSON.stringify(buildDiscovery({ origin: vk.idV, spki: b64u.encode(vk.spki), fingerprint: vendor.fingerprint, routes: [] }))),
   vk.idV,
 );
+
+/** A message body as the JSON object the test expects it to be (its own reading, not the implementation's). */
+const jsonBody = <T extends object = Record<string, unknown>>(bytes: Uint8Array): T => JSON.parse(fromUtf8(bytes)) as T;
 
 const expectRes = (got: HttpResponseMsg, want: WireRes) => {
   expect(got.status).toBe(want.status);
@@ -166,7 +167,7 @@ async function replaySkep(): Promise<Map<string, ClientRecord>> {
 }
 
 describe('skep.json (§7, §12)', () => {
-  for (const run of skep.runs as any[]) {
+  for (const run of skep.runs) {
     it(run.name, async () => {
       const f = run.fixed;
       const session = { idV: vk.idV, alias: run.client.alias, gen: run.client.gen, k: fromHex(run.client.k) };
@@ -225,17 +226,20 @@ async function vendorAnswer(req: ReturnType<typeof fromWireReq>, level: Delivery
   }
 }
 
-const chainOf = (c: ChainState | null) => (c ? { sub: c.sub, n: c.n, w0: c.w0, delivered: c.delivered, acked: c.acked, acked_w: c.ackedW } : null);
+const chainJson = (c: ChainState): ChainVector => ({ sub: c.sub, n: c.n, w0: c.w0, delivered: c.delivered, acked: c.acked, acked_w: c.ackedW });
+const chainOf = (c: ChainState | null): ChainVector | null => (c ? chainJson(c) : null);
+const chainState = (c: ChainVector): ChainState => ({ sub: c.sub, n: c.n, w0: c.w0, delivered: c.delivered, acked: c.acked, ackedW: c.acked_w });
 
 /**
  * Runs in order, both sides, each reproduced byte for byte; after each, the `refused` requests
  * that follow it get their error and change nothing.
  */
-async function checkDeliveries(file: any, records: Map<string, ClientRecord>): Promise<void> {
+async function checkDeliveries(file: SddpVectors | EddpVectors, records: Map<string, ClientRecord>): Promise<void> {
+  const refused = 'refused' in file ? file.refused : [];
   const used = new Set<string>();
   const pendings = new Map<string, Awaited<ReturnType<typeof deliveryRequest>>['pending']>();
   for (const run of file.runs) {
-    const level = run.level as DeliveryLevel;
+    const level = run.level;
     const key = { alias: run.alias, gen: run.gen, k: fromHex(run.k) };
     const want = fromWireReq(run.request);
     const ackHeader = want.headers['janus-ack'];
@@ -274,7 +278,7 @@ async function checkDeliveries(file: any, records: Map<string, ClientRecord>): P
         records.set(run.alias, counted.record);
         delivery = counted.mark;
       }
-      res = await sealDelivery(vk, d, want, opened, { status, contentType: run.response.headers['content-type'], body: utf8(run.response_plaintext), delivery }, run.now, fixed);
+      res = await sealDelivery(vk, d, want, opened, { status, contentType: run.response.headers['content-type']!, body: utf8(run.response_plaintext), delivery }, run.now, fixed);
     }
     expectRes(res, run.response);
     if (run.chain_after !== undefined) expect(chainOf(records.get(run.alias)!.chain)).toEqual(run.chain_after);
@@ -284,26 +288,27 @@ async function checkDeliveries(file: any, records: Map<string, ClientRecord>): P
     expect(delivered.ackRequired).toBe(run.response.headers['janus-error'] === 'ack_required');
     const mark = run.response.headers['janus-receipt'];
     expect(delivered.receipt).toEqual(mark ? parseReceiptHeader(mark) : null);
-    for (const r of (file.refused ?? []).filter((x: any) => x.after === run.name)) {
+    for (const r of refused.filter((x) => x.after === run.name)) {
       const before = JSON.stringify([...records.values()].map((x) => chainOf(x.chain)));
       expect(`${r.name}: ${await vendorAnswer(fromWireReq(r.request), r.level, records, run.now, used)}`).toBe(`${r.name}: ${r.error}`);
       expect(JSON.stringify([...records.values()].map((x) => chainOf(x.chain)))).toBe(before);
     }
   }
-  const checked = new Set(file.runs.map((r: any) => r.name));
-  for (const r of file.refused ?? []) expect(checked.has(r.after), `${r.name} follows ${r.after}`).toBe(true);
+  const checked = new Set(file.runs.map((r) => r.name));
+  for (const r of refused) expect(checked.has(r.after), `${r.name} follows ${r.after}`).toBe(true);
   // The client refuses answers that open under its request's key but break §6.3 or §11.2.
-  for (const v of file.invalid_responses ?? []) {
-    const run = file.runs.find((x: any) => x.name === v.answers);
+  for (const v of file.invalid_responses) {
+    const run = file.runs.find((x) => x.name === v.answers);
+    if (!run) throw new Error(`${v.name}: answers no run`);
     const got = await deliveryResponse(pendings.get(v.answers)!, run.level, fromWireRes(v.response)).then(() => 'no error', (e: unknown) => (e instanceof JanusError ? e.code : 'throw'));
     expect(`${v.name}: ${got}`).toBe(`${v.name}: ${v.error}`);
   }
 }
 
 /** Each mutated request of a vector file gets the error code it records. */
-async function checkInvalid(file: any, level: DeliveryLevel): Promise<void> {
+async function checkInvalid(file: SddpVectors | EddpVectors, level: DeliveryLevel): Promise<void> {
   const records = await replaySkep();
-  const now = file.runs[0].now;
+  const now = file.runs[0]!.now;
   for (const v of file.invalid) expect(`${v.name}: ${await vendorAnswer(fromWireReq(v.request), level, records, now)}`).toBe(`${v.name}: ${v.error}`);
 }
 
@@ -326,7 +331,7 @@ function openRequestBodyBySpec(k: Uint8Array, req: WireReq): string {
 describe('§6.4 request bodies, from the spec text alone', () => {
   it('every recorded request body opens under A_req with its Content-Type', () => {
     let n = 0;
-    for (const run of sddp.runs.filter((r: any) => r.request_plaintext)) {
+    for (const run of sddp.runs.filter((r) => r.request_plaintext !== '')) {
       expect(openRequestBodyBySpec(fromHex(run.k), run.request)).toBe(run.request_plaintext);
       n++;
     }
@@ -338,10 +343,10 @@ describe('§6.4 request bodies, from the spec text alone', () => {
       expect(JSON.parse(openRequestBodyBySpec(fromHex(run.old.k), run.request))).toMatchObject({ alias: run.next.alias, gen: run.next.gen });
       n++;
     }
-    expect(n).toBe(sddp.runs.filter((r: any) => r.request_plaintext).length + skep.runs.length + rotate.runs.length);
+    expect(n).toBe(sddp.runs.filter((r) => r.request_plaintext !== '').length + skep.runs.length + rotate.runs.length);
     expect(n).toBeGreaterThanOrEqual(8);
     // The same body under another Content-Type does not open.
-    const run = sddp.runs.find((r: any) => r.request_plaintext);
+    const run = sddp.runs.find((r) => r.request_plaintext !== '')!;
     expect(() => openRequestBodyBySpec(fromHex(run.k), { ...run.request, headers: { ...run.request.headers, 'content-type': 'text/plain' } })).toThrow();
   });
 });
@@ -372,17 +377,17 @@ describe('payword.json (§11)', () => {
     for (const c of payword.chains) {
       const k = fromHex(c.k);
       expect(toHex(paywordSeed(k, c.sub))).toBe(c.seed);
-      expect(c.words.map((_: string, i: number) => toHex(paywordWord(k, c.sub, c.n, i)))).toEqual(c.words);
+      expect(c.words.map((_, i) => toHex(paywordWord(k, c.sub, c.n, i)))).toEqual(c.words);
       expect(c.words[c.n]).toBe(c.seed);
     }
-    const c = payword.chains[1];
-    for (const a of payword.acks) expect(formatAck({ sub: a.sub, i: a.i, w: fromHex(c.words[a.i]) })).toBe(a.header);
+    const c = payword.chains[1]!;
+    for (const a of payword.acks) expect(formatAck({ sub: a.sub, i: a.i, w: fromHex(c.words[a.i]!) })).toBe(a.header);
   });
 
   it('acknowledgements against a stored chain: accepted (the chain after) or refused (§11.2)', () => {
     const kinds = new Set<string>();
     for (const a of payword.ack_checks) {
-      const chain: ChainState = { sub: a.chain.sub, n: a.chain.n, w0: a.chain.w0, delivered: a.chain.delivered, acked: a.chain.acked, ackedW: a.chain.acked_w };
+      const chain = chainState(a.chain);
       if (a.error) {
         expect(`${a.why}: ${codeOf(() => applyAck(chain, parseAck(a.header)))}`).toBe(`${a.why}: ${a.error}`);
         kinds.add(a.error);
@@ -398,17 +403,16 @@ describe('payword.json (§11)', () => {
 });
 
 /** The record a rotation vector starts from: the SKEP run's, with the chain state the vector gives. */
-async function rotationRecord(r: any): Promise<ClientRecord> {
+async function rotationRecord(r: RecordVector): Promise<ClientRecord> {
   const base = (await replaySkep()).get(r.alias)!;
-  const chain = (c: any): ChainState | null => (c ? { sub: c.sub, n: c.n, w0: c.w0, delivered: c.delivered, acked: c.acked, ackedW: c.acked_w } : null);
   expect(base.receipt !== null).toBe(r.receipt);
-  return { ...base, gen: r.gen, chain: chain(r.chain), closedChains: r.closed_chains.map(chain) };
+  return { ...base, gen: r.gen, chain: r.chain ? chainState(r.chain) : null, closedChains: r.closed_chains.map(chainState) };
 }
 
-const recordJson = (r: ClientRecord) => ({ alias: r.alias, gen: r.gen, chain: chainOf(r.chain), closed_chains: r.closedChains.map(chainOf), receipt: r.receipt !== null });
+const recordJson = (r: ClientRecord): RecordVector => ({ alias: r.alias, gen: r.gen, chain: chainOf(r.chain), closed_chains: r.closedChains.map(chainJson), receipt: r.receipt !== null });
 
 describe('rotate.json (§13)', () => {
-  for (const run of rotate.runs as any[]) {
+  for (const run of rotate.runs) {
     it(run.name, async () => {
       // Both keys from the identity, secret and Argon2id parameters the vector gives (§3).
       for (const who of [run.old, run.next]) {
@@ -421,12 +425,12 @@ describe('rotate.json (§13)', () => {
       const req = fromWireReq(run.request);
       // Inside the old-key-encrypted body, the RSA-OAEP ciphertext carries the new key.
       const body = await verifySecureRequest(parseRotate(vk, req, run.now), req, record.k, { window: vk.window });
-      const ek = b64u.decode(JSON.parse(fromUtf8(body.plaintext)).ek);
+      const ek = b64u.decode(jsonBody<{ ek: string }>(body.plaintext).ek);
       expect(toHex(await oaepDecrypt(vk.pkcs8, ek, utf8(`janus/1 rotate ${vk.idV}`)))).toBe(run.oaep_plaintext);
       // The vendor: the same answer (verified rather than compared when it holds an RSA-PSS receipt) and the record after.
       const out = await vendorRotate(vk, parseRotate(vk, req, run.now), req, record, run.now, { bodyIv: fromHex(run.fixed.response_iv) });
       expect(out.rotated).toBe(run.rotated);
-      const randomized = (run.randomized as string[]).some((x) => x.startsWith('response'));
+      const randomized = run.randomized.some((x) => x.startsWith('response'));
       if (!randomized) expectRes(out.response, run.response);
       expect(recordJson(out.record)).toEqual(run.record_after);
       // The client: the same request (less the randomized ek), and the recorded answer read.
@@ -445,8 +449,8 @@ describe('rotate.json (§13)', () => {
       });
       expect(Object.keys(start.request.headers).sort()).toEqual(Object.keys(req.headers).sort());
       expect(start.request.headers['signature-input']).toBe(req.headers['signature-input']);
-      const mine = JSON.parse(fromUtf8((await verifySecureRequest(parseRotate(vk, start.request, run.now), start.request, record.k, { window: vk.window })).plaintext));
-      expect({ ...mine, ek: null }).toEqual({ ...JSON.parse(fromUtf8(body.plaintext)), ek: null });
+      const mine = jsonBody((await verifySecureRequest(parseRotate(vk, start.request, run.now), start.request, record.k, { window: vk.window })).plaintext);
+      expect({ ...mine, ek: null }).toEqual({ ...jsonBody(body.plaintext), ek: null });
       // The client sent the recorded request: its receipt commits to that plaintext (§12.1).
       const state = { ...start.state, requestSha256: b64u.encode(sha256(body.plaintext)) };
       const got = await rotateOnResponse(state, fromWireRes(run.response)).then(
@@ -455,7 +459,7 @@ describe('rotate.json (§13)', () => {
       );
       expect(got).toEqual(run.client_result);
       if (randomized) expect(await rotateOnResponse(state, out.response)).toMatchObject({ alias: run.next.alias, gen: run.next.gen });
-      for (const v of rotate.invalid_responses.filter((x: any) => x.answers === run.name)) {
+      for (const v of rotate.invalid_responses.filter((x) => x.answers === run.name)) {
         const bad = await rotateOnResponse(state, fromWireRes(v.response)).then(() => 'no error', (e: unknown) => (e instanceof JanusError ? e.code : 'throw'));
         expect(`${v.name}: ${bad}`).toBe(`${v.name}: ${v.error}`);
       }
@@ -463,14 +467,14 @@ describe('rotate.json (§13)', () => {
   }
 
   it('every invalid response answers a run', () => {
-    for (const v of rotate.invalid_responses) expect(rotate.runs.some((r: any) => r.name === v.answers)).toBe(true);
+    for (const v of rotate.invalid_responses) expect(rotate.runs.some((r) => r.name === v.answers)).toBe(true);
   });
 
   it('invalid rotations get their error codes, before any RSA work', async () => {
     for (const v of rotate.invalid) {
       const record = await rotationRecord(v.record);
       const req = fromWireReq(v.request);
-      const got = await vendorRotateVerify(vk, parseRotate(vk, req, rotate.runs[0].now), req, record).then(() => 'no error', (e: unknown) => (e instanceof JanusError ? e.code : 'throw'));
+      const got = await vendorRotateVerify(vk, parseRotate(vk, req, rotate.runs[0]!.now), req, record).then(() => 'no error', (e: unknown) => (e instanceof JanusError ? e.code : 'throw'));
       expect(`${v.name}: ${got}`).toBe(`${v.name}: ${v.error}`);
     }
   });
@@ -478,12 +482,12 @@ describe('rotate.json (§13)', () => {
 
 describe('routes.json (§5.1)', () => {
   it('each request-target and method gets its route, the app, or its refusal', () => {
-    const table = new RouteTable(routes.routes as Route[]);
+    const table = new RouteTable(routes.routes);
     for (const c of routes.cases) {
       const split = splitTarget(c.target)!;
       expect(canonicalPath(split.path)).toBe(c.canonical);
       const v = table.match(split.path, c.method).verdict;
-      const got =
+      const got: RouteVerdictVector =
         v.kind === 'protected'
           ? { verdict: 'protected', route: v.route.path, level: v.route.level }
           : v.kind === 'method_not_allowed'
@@ -493,7 +497,7 @@ describe('routes.json (§5.1)', () => {
               : { verdict: 'app', path: canonicalPath(split.path) + split.query };
       const { method: _m, target: _t, canonical: _c, ...want } = c;
       expect({ target: c.target, method: c.method, ...got }).toEqual({ target: c.target, method: c.method, ...want });
-      if (got.verdict === 'refused') expect(ERRORS[got.error as ErrorCode].status).toBe(got.status);
+      if (got.verdict === 'refused') expect(ERRORS[got.error].status).toBe(got.status);
     }
   });
 });
@@ -531,7 +535,7 @@ function bindingOf(req: WireReq): { tag: string; keyid: string; nonce: string; m
 describe('§6.3 responses, from the spec text alone', () => {
   it('SKEP message 2: keyid = alias and slot of message 1 with the gen inside ek, nonce = b64u(N_C) (§7.2)', () => {
     for (const run of skep.runs) {
-      const m1 = JSON.parse(fromUtf8(fromHex(run.messages.m1.body)));
+      const m1 = jsonBody<{ alias: string; slot: number }>(fromHex(run.messages.m1.body));
       // N_C: the 16 bytes after the version byte and K in the OAEP plaintext; gen: the 4 after them.
       const pt = fromHex(run.oaep_plaintext);
       const nC = pt.subarray(65, 81);

@@ -25,7 +25,7 @@ function urlFilter(origin: string): string {
 }
 
 /** The two rules that carry one vendor's credential (module comment): ids 2k+1 and 2k+2. */
-export function credentialRules(origin: string, value: string, k: number, opts: { topDomains: boolean }): DeclarativeNetRequest.Rule[] {
+function credentialRules(origin: string, value: string, k: number, opts: { topDomains: boolean }): DeclarativeNetRequest.Rule[] {
   const host = new URL(origin).hostname.replace(/^\[|\]$/g, '');
   const action = {
     type: 'modifyHeaders' as const,
@@ -94,7 +94,7 @@ export function refreshRules(now = Date.now() / 1000): Promise<number> {
 }
 
 /** The next refresh at the start of the next slot (chrome.alarms fire at most once per 30 s). */
-export async function scheduleSlotAlarm(now = Date.now() / 1000): Promise<void> {
+async function scheduleSlotAlarm(now = Date.now() / 1000): Promise<void> {
   const next = (slotOf(now) + 1) * SLOT_SECONDS;
   await browser.alarms.create(SLOT_ALARM, { when: next * 1000 + 500, periodInMinutes: SLOT_SECONDS / 60 });
 }

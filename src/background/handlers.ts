@@ -110,7 +110,7 @@ async function tabStatus(tabId: number): Promise<TabStatus> {
   return { ...base, janus: !!doc, name: doc?.name ?? null, vendor, problem };
 }
 
-export const HANDLERS: { [T in MessageType]: Handler<T> } = {
+const HANDLERS: { [T in MessageType]: Handler<T> } = {
   // ---- content scripts (the page's own origin only) ----
   'page.hello': {
     audience: 'frame',

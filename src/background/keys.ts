@@ -67,7 +67,7 @@ export function keyEpoch(): number {
 }
 
 /** The Argon2id parameters: the real ones, unless a build flag (tests of the UI only) says otherwise. */
-export function argon2Params(): Argon2Params {
+function argon2Params(): Argon2Params {
   return JANUS_ARGON2;
 }
 
@@ -249,11 +249,6 @@ export async function whoseAlias(idV: string, alias: string): Promise<'target' |
   if (vendorAlias(target, u.idC, idV) === alias) return 'target';
   if (previous && vendorAlias(previous, u.idC, idV) === alias) return 'previous';
   return null;
-}
-
-/** What the extension holds of a secret change: nothing, both secrets, or only the new or only the previous one. */
-export async function moveState(): Promise<'none' | 'both'> {
-  return (await unlocked())?.other ? 'both' : 'none';
 }
 
 /** The words of receipt chain `sub` (length n) under this origin and generation's K (§11.1). */

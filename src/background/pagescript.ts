@@ -21,7 +21,7 @@ const providedItem = new StorageItem<string[]>('provided', [], 'session');
 const injectedItem = new StorageItem<string[]>('injected', [], 'session');
 
 /** One document, as the sender of a message names it. */
-export function documentKey(sender: Runtime.MessageSender): string {
+function documentKey(sender: Runtime.MessageSender): string {
   const id = (sender as { documentId?: unknown }).documentId;
   return typeof id === 'string' ? id : `${sender.tab?.id ?? -1}/${sender.frameId ?? -1}/${sender.url ?? ''}`;
 }

@@ -169,7 +169,7 @@ function forward(id: string, msg: RelayMessage, state: FrameState): void {
 }
 
 document.addEventListener(RELAY_REQUEST, (e) => {
-  const detail = (e as CustomEvent).detail;
+  const detail = (e as CustomEvent<unknown>).detail;
   if (typeof detail !== 'string' || detail.length > 32 * 1024 * 1024) return;
   let msg: { id?: unknown; type?: unknown; payload?: unknown };
   try {

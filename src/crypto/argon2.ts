@@ -70,7 +70,7 @@ function checkInt(name: string, v: unknown, min: number, max: number): void {
 }
 
 /** Asserts parameters RFC 9106 §3.1 accepts (and that fit in memory here): RangeError otherwise. */
-export function checkArgon2Params(params: Argon2Params): void {
+function checkArgon2Params(params: Argon2Params): void {
   if (typeof params !== 'object' || params === null) throw new TypeError('"params" expected an object');
   checkInt('params.p', params.p, 1, 2 ** 24 - 1); // §3.1: p in 1..2^24-1
   checkInt('params.t', params.t, 1, 2 ** 32 - 1); // §3.1: t >= 1

@@ -450,7 +450,7 @@ export function certificateInfo(pem: string): CertificateInfo {
     throw new JanusError('bad_vendor_key', 'the certificate cannot be read', undefined, { cause: e });
   }
   const subject = cert.subject.attributes.map((a) => `${a.shortName ?? a.name ?? a.type}=${String(a.value)}`).join(', ');
-  const san = cert.getExtension('subjectAltName') as { altNames?: Array<{ type: number; value?: string; ip?: string }> } | undefined;
+  const san: { altNames?: Array<{ type: number; value?: string; ip?: string }> } | undefined = cert.getExtension('subjectAltName');
   const altNames: string[] = [];
   for (const n of san?.altNames ?? []) {
     if (n.type === 7 && n.ip !== undefined) altNames.push(n.ip);

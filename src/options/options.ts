@@ -5,7 +5,7 @@
 import { browser } from '../shared-ext/browser.ts';
 import { describeSubscription } from '../shared-ext/describe.ts';
 import type { MoveReport, MoveStep, VendorEntry } from '../shared-ext/types.ts';
-import { $, ask, date, plainWords, say } from '../shared-ext/ui.ts';
+import { $, ask, date, listen, plainWords, say } from '../shared-ext/ui.ts';
 
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, attrs: Record<string, string> = {}): HTMLElementTagNameMap[K] {
@@ -139,7 +139,7 @@ async function showEvidence(origin: string): Promise<void> {
 }
 
 $('evidence-close').addEventListener('click', () => ($('evidence') as HTMLDialogElement).close());
-$('evidence-export').addEventListener('click', async () => {
+listen($('evidence-export'), 'click', async () => {
   try {
     const doc = await ask('ui.exportEvidence', { origin: evidenceOrigin });
     download(doc, `janus-evidence-${new URL(evidenceOrigin).hostname}-${new Date().toISOString().slice(0, 10)}.json`);
@@ -203,7 +203,7 @@ async function runMove(list: HTMLOListElement, call: () => Promise<MoveReport>):
   }
 }
 
-$('secret-next').addEventListener('input', async () => {
+listen($('secret-next'), 'input', async () => {
   const value = $<HTMLInputElement>('secret-next').value;
   const out = $('secret-strength');
   if (!value) return void (out.textContent = '');
@@ -213,7 +213,7 @@ $('secret-next').addEventListener('input', async () => {
   out.className = s.weak ? 'msg error' : 'muted';
 });
 
-$('secret-form').addEventListener('submit', async (ev) => {
+listen($('secret-form'), 'submit', async (ev) => {
   ev.preventDefault();
   const current = $<HTMLInputElement>('secret-current');
   const next = $<HTMLInputElement>('secret-next');
@@ -229,7 +229,7 @@ $('secret-form').addEventListener('submit', async (ev) => {
   b.disabled = false;
 });
 
-$('moves-form').addEventListener('submit', async (ev) => {
+listen($('moves-form'), 'submit', async (ev) => {
   ev.preventDefault();
   const need = $('moves-form').dataset['need'];
   const other = $<HTMLInputElement>('moves-secret');
@@ -248,7 +248,7 @@ async function renderSettings(): Promise<void> {
   $<HTMLInputElement>('show-slot').checked = s.showSlot;
 }
 
-$('settings-form').addEventListener('submit', async (ev) => {
+listen($('settings-form'), 'submit', async (ev) => {
   ev.preventDefault();
   try {
     await ask('ui.setSettings', { autoLockMinutes: Number($<HTMLInputElement>('autolock').value), showSlot: $<HTMLInputElement>('show-slot').checked });
@@ -258,12 +258,12 @@ $('settings-form').addEventListener('submit', async (ev) => {
   }
 });
 
-$('export').addEventListener('click', async () => {
+listen($('export'), 'click', async () => {
   download(await ask('ui.export'), `janus-sites-${new Date().toISOString().slice(0, 10)}.json`);
   say('Exported.', 'ok');
 });
 
-$<HTMLInputElement>('import').addEventListener('change', async (ev) => {
+listen($<HTMLInputElement>('import'), 'change', async (ev) => {
   const file = (ev.target as HTMLInputElement).files?.[0];
   if (!file) return;
   try {

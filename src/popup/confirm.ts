@@ -1,6 +1,6 @@
 /** The confirmation page: shows what a page proposed and registers only on the user's click. */
 import { cardLast4 } from '../shared-ext/describe.ts';
-import type { Proposal, RegisterResult } from '../shared-ext/types.ts';
+import type { Proposal } from '../shared-ext/types.ts';
 import { $, ask, date, plainWords, say } from '../shared-ext/ui.ts';
 
 const id = new URLSearchParams(location.search).get('id') ?? '';

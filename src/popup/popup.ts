@@ -1,7 +1,7 @@
 /** The popup: unlock and lock, and the current tab's Janus status with Register. */
 import { browser } from '../shared-ext/browser.ts';
-import type { RegisterResult, TabStatus } from '../shared-ext/types.ts';
-import { $, ask, date, plainWords, say } from '../shared-ext/ui.ts';
+import type { TabStatus } from '../shared-ext/types.ts';
+import { $, ask, date, listen, plainWords, say } from '../shared-ext/ui.ts';
 
 
 /** The tab this popup is about: ?tab=ID when opened as a page (tests), else the active tab. */
@@ -53,7 +53,7 @@ function renderSite(s: TabStatus, tabId: number | null): void {
   const button = el('button', 'Register', { type: 'button', id: 'register' }) as HTMLButtonElement;
   box.append(el('p', 'Registering sends this site your key for it, once, encrypted under its public key. It sees an alias, never your identity.', { class: 'muted' }), button);
   const shown = s.origin;
-  button.addEventListener('click', async () => {
+  listen(button, 'click', async () => {
     if (tabId === null || shown === null) return;
     button.disabled = true;
     say('Registering…');
@@ -107,7 +107,7 @@ browser.runtime.onMessage.addListener((m: unknown) => {
   return undefined;
 });
 
-$('unlock-form').addEventListener('submit', async (ev) => {
+listen($('unlock-form'), 'submit', async (ev) => {
   ev.preventDefault();
   const identity = $<HTMLInputElement>('identity').value.trim();
   const secretInput = $<HTMLInputElement>('secret');
@@ -150,7 +150,7 @@ async function adviseStrength(secret: string, identity: string): Promise<void> {
   box.hidden = false;
 }
 
-$('lock').addEventListener('click', async () => {
+listen($('lock'), 'click', async () => {
   await ask('ui.lock');
   say('Locked: your keys are wiped.', 'ok');
   await refresh();

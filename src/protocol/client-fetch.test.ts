@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fromUtf8 } from '../crypto/bytes.ts';
 import { clientFetchOn, clientFetchStart, type ChainView, type ClientFetchInput } from './client-fetch.ts';
-import { JanusError, paywordWord, rotateOnResponse, rotateStart, type DeliveryLevel, type Discovery, type HttpRequestMsg } from './index.ts';
+import { JanusError, rotateOnResponse, rotateStart, type DeliveryLevel, type Discovery, type HttpRequestMsg } from './index.ts';
 import { MemoryVendor } from '../../test/support/memory-vendor.ts';
 import { discover, protectedFetch, register, sessionFor, type Peer } from '../../test/support/client.ts';
 

@@ -8,7 +8,7 @@ import type { DeclarativeNetRequest, Runtime } from 'webextension-polyfill';
 
 export { browser };
 
-export function isChromium(): boolean {
+function isChromium(): boolean {
   // The extension's own URL scheme, which every context has (content scripts too, which lack
   // Firefox's runtime.getBrowserInfo): moz-extension: in Firefox, chrome-extension: in Chrome.
   return !browser.runtime.getURL('').startsWith('moz-extension:');

@@ -23,12 +23,12 @@ function value(key: string, v: unknown): string {
   if (typeof v === 'object') {
     const o = v as Record<string, unknown>;
     // What the extension keeps of a card (register.ts redact): its last four digits and expiry.
-    if ('last4' in o) return [`card ending ${String(o['last4'] ?? '????')}`, o['exp'] ? `expiring ${String(o['exp'])}` : ''].filter(Boolean).join(', ');
+    if ('last4' in o) return [`card ending ${typeof o['last4'] === 'string' ? o['last4'] : '????'}`, typeof o['exp'] === 'string' ? `expiring ${o['exp']}` : ''].filter(Boolean).join(', ');
     return Object.entries(o)
       .map(([k, x]) => `${readable(k).toLowerCase()} ${value(k, x)}`)
       .join('; ');
   }
-  return String(v);
+  return typeof v === 'bigint' || typeof v === 'symbol' ? v.toString() : '—';
 }
 
 /** [name, value in words] for each member of `data`, in the order the site lists its fields, then the rest. */

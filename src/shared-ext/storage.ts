@@ -26,7 +26,7 @@ function written(key: string): void {
 }
 browser.storage.onChanged.addListener((changes, area) => {
   if (area !== 'local') return;
-  for (const [key, change] of Object.entries(changes)) {
+  for (const key of Object.keys(changes)) {
     if (writing.get(key)) continue;
     // Written elsewhere: read it again (through its item's validation) at the next look.
     localCache.delete(key);
@@ -188,10 +188,10 @@ export class StorageItem<T> {
 export const vendorsItem = new StorageItem<Record<string, VendorEntry>>('vendors', {}, 'local', validVendors);
 export const settingsItem = new StorageItem<Settings>('settings', DEFAULT_SETTINGS, 'local', validSettings);
 /** Schema version of storage.local, for the migrations list below. */
-export const schemaItem = new StorageItem<number>('schema', 0);
+const schemaItem = new StorageItem<number>('schema', 0);
 
 /** Migrations, in order; each moves storage.local from version i to i + 1. */
-export const MIGRATIONS: (() => Promise<void>)[] = [async () => {}];
+const MIGRATIONS: (() => Promise<void>)[] = [async () => {}];
 
 export async function migrate(): Promise<void> {
   let v = await schemaItem.get();

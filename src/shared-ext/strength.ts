@@ -12,9 +12,9 @@ import * as common from '@zxcvbn-ts/language-common';
 import * as en from '@zxcvbn-ts/language-en';
 
 /** Guesses per second one processor core can test at Janus's Argon2id cost (~0.1 s each, memory-bound). */
-export const GUESSES_PER_CORE_SECOND = 10;
+const GUESSES_PER_CORE_SECOND = 10;
 /** The attacker the words assume: a thousand cores. */
-export const ATTACKER_CORES = 1000;
+const ATTACKER_CORES = 1000;
 
 let factory: ZxcvbnFactory | null = null;
 

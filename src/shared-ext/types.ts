@@ -174,7 +174,7 @@ const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isS
 const isTimeOrNull = (x: unknown): x is number | null => x === null || isCount(x);
 
 /** One vendor entry as the worker wrote it, or null. */
-export function validVendor(origin: string, v: unknown): VendorEntry | null {
+function validVendor(origin: string, v: unknown): VendorEntry | null {
   if (!isObj(v) || v['origin'] !== origin) return null;
   if (!isB64u(v['alias'], 22) || !isCount(v['gen']) || v['gen'] > 0xffffffff || !isB64u(v['fingerprint'], 43)) return null;
   if (!(v['name'] === null || typeof v['name'] === 'string') || !isTimeOrNull(v['registeredAt']) || !isTimeOrNull(v['validUntil'])) return null;

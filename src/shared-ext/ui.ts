@@ -48,3 +48,10 @@ export function say(text: string, kind: '' | 'ok' | 'error' = ''): void {
   msg.textContent = text;
   msg.className = 'msg' + (kind ? ' ' + kind : '');
 }
+
+/** An event handler that waits on something: a failure it did not handle is said on the page (#msg), never lost. */
+export function listen<K extends keyof HTMLElementEventMap>(target: HTMLElement, type: K, handler: (ev: HTMLElementEventMap[K]) => Promise<void>): void {
+  target.addEventListener(type, (ev) => {
+    handler(ev).catch((e: unknown) => say(plainWords(e), 'error'));
+  });
+}

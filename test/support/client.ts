@@ -1,7 +1,6 @@
 /** Client-side drivers over the protocol core, for tests: each runs one protocol against a peer. */
 import { fromUtf8 } from '../../src/crypto/bytes.ts';
 import {
-  ackRequest,
   challengeRequest,
   clientFetch,
   JanusError,
@@ -104,7 +103,7 @@ export async function deliver(
   });
   const res = await peer(request);
   const d = await deliveryResponse(pending, level, res);
-  const json = d.body.length ? JSON.parse(fromUtf8(d.body)) : null;
+  const json: unknown = d.body.length ? JSON.parse(fromUtf8(d.body)) : null;
   if (d.error && d.error !== 'ack_required') {
     const e = (json as { error?: Record<string, unknown> } | null)?.error ?? {};
     const { code: _c, message, ...details } = e;
@@ -116,16 +115,6 @@ export async function deliver(
 /** The acknowledgement of delivery `i` of the chain `c`, as the client derives it from its key (§11.1). */
 export function ackFor(session: VendorSession, c: { sub: string; n: number }, i: number): Ack {
   return { sub: c.sub, i, w: paywordWord(session.k, c.sub, c.n, i) };
-}
-
-/** `POST <ack_path>` (§11.2): the vendor's answer, thrown as §14.2 says when it refuses. */
-export async function acknowledge(peer: Peer, session: VendorSession, discovery: Discovery, ack: Ack): Promise<{ sub: string; acked: number }> {
-  const res = await peer(ackRequest(session.alias, session.idV + discovery.ackPath, ack));
-  if (res.status !== 200) {
-    const { readErrorResponse } = await import('../../src/protocol/http.ts');
-    throw readErrorResponse(res) ?? new Error(`status ${res.status}`);
-  }
-  return JSON.parse(fromUtf8(res.body)) as { sub: string; acked: number };
 }
 
 /**

@@ -27,7 +27,7 @@ export function describeThrown(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-export function checkThrown(e: unknown, codes?: readonly ErrorCode[]): JanusError {
+function checkThrown(e: unknown, codes?: readonly ErrorCode[]): JanusError {
   expect(e, `only a JanusError may escape a decoder, got ${describeThrown(e)}`).toBeInstanceOf(JanusError);
   const je = e as JanusError;
   if (codes) expect(codes, `unexpected code ${je.code} (${je.message})`).toContain(je.code);
@@ -74,7 +74,7 @@ export function viaJson<T>(x: T): T {
 export const B64U_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 export const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 /** Characters that keep a mutated value close to the formats under test. */
-export const NEAR = [...B64U_ALPHABET, '.', '=', '+', '/', ' ', ':', '"', '\\', '\u00e9', '\u0000'];
+const NEAR = [...B64U_ALPHABET, '.', '=', '+', '/', ' ', ':', '"', '\\', '\u00e9', '\u0000'];
 
 export type Mut = { kind: 'replace' | 'delete' | 'insert' | 'truncate' | 'duplicate'; i: number; s: string };
 const mutArb: fc.Arbitrary<Mut> = fc.record({
@@ -129,7 +129,8 @@ export const anyString = fc.oneof(
   fc.string({ maxLength: 80 }),
 );
 export const aliasArb = fc.stringMatching(/^[A-Za-z0-9_-]{22}$/);
-export const subArb = aliasArb;
+/** A chain id (§11.1): 16 random bytes in b64u, the same form as an alias. */
+export const subArb = fc.stringMatching(/^[A-Za-z0-9_-]{22}$/);
 export const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 export const u32 = fc.integer({ min: 0, max: 0xffffffff });
 export const timeArb = fc.integer({ min: 0, max: 2 ** 40 });

@@ -59,7 +59,7 @@ declare namespace forge {
       setSubject(attrs: CertificateField[]): void;
       setIssuer(attrs: CertificateField[]): void;
       setExtensions(exts: Record<string, unknown>[]): void;
-      getExtension(name: string): unknown;
+      getExtension(name: string): {} | undefined;
       sign(key: rsa.PrivateKey, md: md.MessageDigest): void;
     }
     function publicKeyFromAsn1(obj: asn1.Asn1): rsa.PublicKey;
