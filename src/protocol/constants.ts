@@ -11,6 +11,18 @@ export const SKEP_TOKEN_TTL = 120; // §7.2, seconds
 export const CHALLENGE_TTL = 120; // §9.1, seconds
 export const MAX_CHAIN = 100_000; // §11.1
 
+/**
+ * The default paths of the Janus endpoints (§5: a vendor's discovery document may name others;
+ * clients use the document's, never these).
+ */
+export const DEFAULT_PATHS = {
+  skep: '/.janus/skep',
+  confirm: '/.janus/skep/confirm',
+  challenge: '/.janus/challenge',
+  ack: '/.janus/ack',
+  rotate: '/.janus/rotate',
+} as const;
+
 /** §15 */
 export const LIMITS = {
   discovery: 64 * 1024,

@@ -1,7 +1,7 @@
 /** The discovery document at /.well-known/janus and key pinning (docs/PROTOCOL.md §5). */
 import { parseVendorPublicKey, type VendorPublicKey } from '../crypto/rsa.ts';
 import { guard, JanusError } from '../errors.ts';
-import { DEFAULT_WINDOW, LEVELS, LIMITS, MAX_WINDOW, VERSION, type Level } from './constants.ts';
+import { DEFAULT_PATHS, DEFAULT_WINDOW, LEVELS, LIMITS, MAX_WINDOW, VERSION, type Level } from './constants.ts';
 import { field, parseJsonObject, type Json, type JsonObject } from './http.ts';
 
 export const WELL_KNOWN = '/.well-known/janus';
@@ -133,10 +133,10 @@ export function buildDiscovery(d: DiscoveryInput): JsonObject {
     origin: d.origin,
     key: { spki: d.spki, fingerprint: d.fingerprint, ...(d.cert ? { cert: d.cert } : {}) },
     window: d.window ?? DEFAULT_WINDOW,
-    skep: { path: d.paths?.skep ?? '/.janus/skep', receipt: d.receipt ?? 'offered' },
-    challenge_path: d.paths?.challenge ?? '/.janus/challenge',
-    ack_path: d.paths?.ack ?? '/.janus/ack',
-    rotate_path: d.paths?.rotate ?? '/.janus/rotate',
+    skep: { path: d.paths?.skep ?? DEFAULT_PATHS.skep, receipt: d.receipt ?? 'offered' },
+    challenge_path: d.paths?.challenge ?? DEFAULT_PATHS.challenge,
+    ack_path: d.paths?.ack ?? DEFAULT_PATHS.ack,
+    rotate_path: d.paths?.rotate ?? DEFAULT_PATHS.rotate,
     routes: d.routes.map((r) => ({ path: r.path, ...(r.methods ? { methods: [...r.methods] } : {}), level: r.level })),
     ...(d.name ? { name: d.name } : {}),
     ...(d.subscription ? { subscription: d.subscription } : {}),

@@ -8,6 +8,7 @@ import { generateVendorKeyPair, spkiFingerprint } from '../../src/crypto/rsa.ts'
 import { JanusError } from '../../src/errors.ts';
 import {
   buildDiscovery,
+  DEFAULT_PATHS,
   errorResponse,
   jsonBytes,
   openDelivery,
@@ -127,28 +128,28 @@ export class MemoryVendor {
     const now = this.now;
     const vk = this.vk;
     if (path === WELL_KNOWN) return { status: 200, headers: { 'content-type': 'application/json' }, body: jsonBytes(this.discoveryJson()) };
-    if (path === '/.janus/skep') {
+    if (path === DEFAULT_PATHS.skep) {
       const hello = parseSkepHello(req);
       return skepVendorHello(vk, req, hello, this.records.get(hello.alias) ?? null, now);
     }
-    if (path === '/.janus/skep/confirm') {
+    if (path === DEFAULT_PATHS.confirm) {
       const c = parseSkepConfirm(vk, req, now);
       const out = await skepVendorConfirm(vk, req, c, this.records.get(c.pending.alias) ?? null, this.policy, now);
       this.consume(out.useOnce);
       this.records.set(out.record.alias, out.record);
       return out.response;
     }
-    if (path === '/.janus/challenge') {
+    if (path === DEFAULT_PATHS.challenge) {
       const alias = parseChallengeRequest(req);
       return vendorChallenge(vk, alias, this.records.get(alias) ?? null, now);
     }
-    if (path === '/.janus/ack') {
+    if (path === DEFAULT_PATHS.ack) {
       const { alias, ack } = parseAckRequest(req);
       const out = vendorAck(this.records.get(alias) ?? null, ack, now);
       this.records.set(alias, out.record);
       return out.response;
     }
-    if (path === '/.janus/rotate') {
+    if (path === DEFAULT_PATHS.rotate) {
       const parsed = parseRotate(vk, req, now);
       const out = await vendorRotate(vk, parsed, req, this.records.get(parsed.alias) ?? null, now);
       if (out.rotated && out.record.alias !== out.oldAlias && this.records.has(out.record.alias)) throw new JanusError('already_registered');
