@@ -1,6 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The janus-vendor package's doors on their sources (its dist/X.js is built from src/X.ts), as
+ * tsconfig.json's `paths` map them for tsc and tsx: the demo imports the SDK as a site does.
+ */
+const pkg = JSON.parse(readFileSync(new URL('./packages/janus-vendor/package.json', import.meta.url), 'utf8')) as { exports: Record<string, string | { default: string }> };
+const doors = Object.entries(pkg.exports).flatMap(([door, target]) =>
+  typeof target === 'string'
+    ? []
+    : [
+        {
+          find: new RegExp(`^janus-vendor${door.slice(1).replace(/[/.]/g, '\\$&')}$`),
+          replacement: fileURLToPath(new URL(`./src/${target.default.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts')}`, import.meta.url)),
+        },
+      ],
+);
+
 export default defineConfig({
+  resolve: { alias: doors },
   plugins: [
     {
       // `import path from './x.ts?script'` is @crxjs's way to name a content script for the scripting

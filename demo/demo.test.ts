@@ -72,12 +72,13 @@ describe('Quotes, the demo vendor, over HTTP', () => {
     expect(doc.receipt).toBe('offered');
     expect(doc.key.fingerprint).toBe(demo.vendor.config.fingerprint);
     expect(doc.cert).toContain('BEGIN CERTIFICATE');
+    // The pages declared to createVendor, then the routes its middleware declared.
     expect(doc.routes.map((r) => [r.path, r.methods, r.level])).toEqual([
-      ['/api/watchlist', ['GET', 'PUT'], 'sddp'],
-      ['/api/intraday/*', ['GET'], 'eddp+receipts'],
       ['/', null, 'credential'],
       ['/watchlist', null, 'credential'],
       ['/intraday', null, 'credential'],
+      ['/api/watchlist', ['GET', 'PUT'], 'sddp'],
+      ['/api/intraday/*', ['GET'], 'eddp+receipts'],
     ]);
     expect(doc.subscription?.['plans']).toHaveLength(2);
   });

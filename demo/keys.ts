@@ -3,12 +3,9 @@
  * vendor-key.pem (PKCS#8 RSA-3072), vendor-cert.pem (self-signed, published in the discovery
  * document) and kek.key (the key-encryption key of the client records, 32 random bytes in base64).
  */
-import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { b64, randomBytes } from '../src/crypto/bytes.ts';
-import { derToPem, generateVendorKeyPair, selfSignedCertificate } from '../src/crypto/rsa.ts';
-import { loadKeyMaterial, type VendorKeyMaterial } from '../src/server/config.ts';
+import { generateKek, generateVendorKey, loadKeyMaterial, vendorCertificate, type VendorKeyMaterial } from 'janus-vendor';
 
 export interface DemoPaths {
   dir: string;
@@ -47,21 +44,17 @@ export async function ensureKeyMaterial(p: DemoPaths, opts: { host: string; clie
 
   if (!existsSync(p.privateKey)) {
     if (opts.clients > 0) throw lost(p.privateKey);
-    const { pkcs8 } = await generateVendorKeyPair(3072);
-    writeSecret(p.privateKey, derToPem(pkcs8, 'PRIVATE KEY'));
+    writeSecret(p.privateKey, await generateVendorKey());
     created.push(p.privateKey);
   }
   if (!existsSync(p.certificate)) {
     // From the key file, so that a certificate lost on its own is simply made again.
-    const priv = createPrivateKey(readFileSync(p.privateKey, 'utf8'));
-    const pkcs8 = new Uint8Array(priv.export({ format: 'der', type: 'pkcs8' }));
-    const spki = new Uint8Array(createPublicKey(priv).export({ format: 'der', type: 'spki' }));
-    writeFileSync(p.certificate, selfSignedCertificate({ now: Date.now(), spki, pkcs8, origin: `http://${opts.host}`, days: 3650 }), { flag: 'wx' });
+    writeFileSync(p.certificate, vendorCertificate(readFileSync(p.privateKey, 'utf8'), `http://${opts.host}`, { days: 3650 }), { flag: 'wx' });
     created.push(p.certificate);
   }
   if (!existsSync(p.kek)) {
     if (opts.clients > 0) throw lost(p.kek);
-    writeSecret(p.kek, b64.encode(randomBytes(32)) + '\n');
+    writeSecret(p.kek, generateKek());
     created.push(p.kek);
   }
   return { keys: loadKeyMaterial({ privateKey: p.privateKey, certificate: p.certificate, kek: p.kek }, {}), created };

@@ -3,7 +3,7 @@
  * keys and database in JANUS_DATA_DIR (default .janus-data/demo); JANUS_DEMO_DATABASE (a SQLite
  * path or a postgres:// URL) puts the SDK's store elsewhere.
  */
-import { displayStoreLocation } from '../src/server/open-store.ts';
+import { displayStoreLocation } from 'janus-vendor';
 import { startDemo } from './server.ts';
 
 const portText = process.env['PORT'] ?? '8080';

@@ -3,7 +3,7 @@
  * escaped; the pages' JavaScript is /app.js (the Content-Security-Policy allows no inline script).
  * Each page says which Janus protocol protects which request, after the paper's Examples 1 and 2.
  */
-import type { JanusClient } from '../src/server/core.ts';
+import type { JanusClient } from 'janus-vendor';
 import { DEFAULT_WATCHLIST } from './quotes.ts';
 import { DELIVERIES_PER_MONTH, PRICE_CENTS_PER_MONTH, planOf } from './plans.ts';
 

@@ -6,8 +6,7 @@
  * Every refusal is JanusError('malformed') with a message that names the member in plain words: the
  * SDK sends it to the client, and the extension shows it to the user.
  */
-import { JanusError } from '../src/errors.ts';
-import type { Json, JsonObject, SubscribePolicy, SubscriptionTerms } from '../src/protocol/index.ts';
+import { JanusError, type Json, type JsonObject, type SubscribePolicy, type SubscriptionTerms } from 'janus-vendor';
 import { SYMBOL_RE } from './quotes.ts';
 
 export const MAX_WATCHLIST = 20;

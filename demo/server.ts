@@ -10,15 +10,9 @@ import { resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
-import { useCryptoProvider } from '../src/crypto/provider.ts';
-import { JanusError } from '../src/errors.ts';
-import { routeFor, WELL_KNOWN, type JsonObject, type Route } from '../src/protocol/index.ts';
-import { createVendor, PATHS, type HandlerContext, type JanusClient, type JanusVendor, type RouteSpec } from '../src/server/core.ts';
-import { janus, type JanusVariables } from '../src/server/hono.ts';
-import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
-import { openStore } from '../src/server/open-store.ts';
-import { SqliteStore } from '../src/server/sqlite-store.ts';
-import type { Store } from '../src/server/store.ts';
+import { createVendor, JanusError, nodeCryptoProvider, openStore, PATHS, useCryptoProvider, WELL_KNOWN, type JanusClient, type JanusVendor, type JsonObject, type Store } from 'janus-vendor';
+import { janus, type JanusEnv } from 'janus-vendor/hono';
+import { SqliteStore } from 'janus-vendor/sqlite';
 import { demoPaths, ensureKeyMaterial } from './keys.ts';
 import { errorPage, homePage, intradayPage, notFoundPage, watchlistPage, type PageContext } from './pages.ts';
 import { parseWatchlist, planOf, quotesPolicy, SUBSCRIPTION_DESCRIPTION } from './plans.ts';
@@ -92,59 +86,8 @@ function watchlistBody(client: JanusClient, symbols: readonly string[]): JsonObj
   };
 }
 
-/** The protected routes: what each request is worth decides its protocol (paper §1, "modular structure"). */
-function routes(table: WatchlistTable): RouteSpec[] {
-  return [
-    {
-      // Example 1: free personalized quotes over SDDP.
-      path: '/api/watchlist',
-      level: 'sddp',
-      methods: ['GET', 'PUT'],
-      handler: (ctx: HandlerContext) => {
-        if (ctx.method === 'PUT') {
-          const body = ctx.json<unknown>();
-          if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-            throw new JanusError('malformed', 'send a JSON object like {"watchlist": ["LU", "T"]}');
-          }
-          const symbols = parseWatchlist((body as Record<string, unknown>)['watchlist']);
-          table.put(ctx.client.alias, symbols, now());
-          return watchlistBody(ctx.client, symbols);
-        }
-        return watchlistBody(ctx.client, watchlistOf(table, ctx.client));
-      },
-    },
-    {
-      // Example 2: intraday series for paying subscribers, over EDDP with PayWord receipts.
-      path: '/api/intraday/*',
-      level: 'eddp+receipts',
-      methods: ['GET'],
-      handler: (ctx: HandlerContext) => {
-        // Any answer but a 2xx (a thrown JanusError included) is no delivery: the SDK counts nothing for it.
-        if (planOf(ctx.client.data) !== 'intraday') {
-          throw new JanusError('subscription_expired', 'the free plan has no intraday quotes; subscribe to the intraday plan');
-        }
-        const symbol = ctx.url.pathname.slice('/api/intraday/'.length);
-        if (!SYMBOL_RE.test(symbol)) throw new JanusError('malformed', `symbol: ${JSON.stringify(symbol.slice(0, 12))} is not a ticker symbol like LU`);
-        const t = now();
-        const d = ctx.delivery;
-        return {
-          symbol,
-          as_of: new Date(t * 1000).toISOString(),
-          series: { ...intraday(symbol, t) },
-          // The delivery this answer is (the SDK counts it with this 2xx answer) and what was acknowledged.
-          delivery: d ? { sub: d.sub, i: d.i, n: d.n, acked: ctx.client.chain?.acked ?? 0 } : null,
-        };
-      },
-    },
-    // The pages: a slot credential only recognizes the client; it authorizes nothing (§10).
-    { path: '/', level: 'credential' },
-    { path: '/watchlist', level: 'credential' },
-    { path: '/intraday', level: 'credential' },
-  ];
-}
-
-/** What the request log calls each request. */
-function protocolOf(list: readonly Route[], path: string, method: string): string {
+/** What the request log calls each request: the Janus protocol that protects it, if any. */
+function protocolOf(vendor: JanusVendor, path: string, method: string): string {
   switch (path) {
     case WELL_KNOWN:
       return 'discovery';
@@ -159,7 +102,8 @@ function protocolOf(list: readonly Route[], path: string, method: string): strin
     case PATHS.rotate:
       return 'key rotation';
   }
-  return routeFor(list, path, method)?.level ?? '';
+  const c = vendor.classify(method, path);
+  return c.kind === 'janus' && c.route ? c.route.level : '';
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -201,10 +145,11 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   try {
     const { keys, created } = await ensureKeyMaterial(paths, { host: certHost, clients: await store.countClients() });
     table = new WatchlistTable(paths.database);
+    const watchlists = table;
     const assets = { js: asset('app.js'), css: asset('app.css'), icon: asset('favicon.svg') };
 
     // The origin may depend on the port the system picks, so the vendor is made after listen().
-    let app: Hono<{ Variables: JanusVariables }> | null = null;
+    let app: Hono<JanusEnv> | null = null;
     server = createAdaptorServer({
       fetch: (req, env) => (app ? app.fetch(req, env) : new Response('starting', { status: 503, headers: { 'retry-after': '1' } })),
       overrideGlobalObjects: false,
@@ -213,8 +158,6 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     const port = (server.address() as AddressInfo).port;
     const origin = opts.origin ?? `http://localhost:${port}`;
 
-    const specs = routes(table);
-    const routeList: Route[] = specs.map((r) => ({ path: r.path, methods: r.methods ?? null, level: r.level }));
     const v = createVendor({
       config: {
         origin,
@@ -226,43 +169,83 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
         onRotate: (from, to) => table?.rename(from, to),
       },
       store,
-      routes: specs,
+      // The pages: a slot credential only recognizes the client; it authorizes nothing (§10).
+      routes: [
+        { path: '/', level: 'credential' },
+        { path: '/watchlist', level: 'credential' },
+        { path: '/intraday', level: 'credential' },
+      ],
     });
     vendor = v;
-    const pageContext = (c: Context<{ Variables: JanusVariables }>): PageContext => ({
-      client: c.get('janusClient') ?? null,
+    const pageContext = (c: Context<JanusEnv>): PageContext => ({
+      client: c.var.janusClient,
       origin: v.config.idV,
       fingerprint: v.config.fingerprint,
       now: now(),
     });
 
-    const a = new Hono<{ Variables: JanusVariables }>();
+    const a = new Hono<JanusEnv>();
     a.use(async (c, next) => {
       const start = performance.now();
       await next();
       const path = new URL(c.req.url).pathname;
-      const label = protocolOf(routeList, path, c.req.method);
+      const label = protocolOf(v, path, c.req.method);
       const err = c.res.headers.get('janus-error');
       log(`${c.req.method} ${path} -> ${c.res.status}${err ? ` ${err}` : ''}${label ? `  [${label}]` : ''}  ${(performance.now() - start).toFixed(1)} ms`);
     });
-    // Janus endpoints and protected routes; every other request learns its slot-credential client.
-    a.use(
-      janus(v, {
-        address: (c) => {
-          try {
-            return getConnInfo(c).remote.address;
-          } catch {
-            return undefined;
-          }
-        },
-      }),
-    );
-    // Below janus(): only the site's own responses (pages, scripts) get the page headers.
+    // The Janus endpoints, and every request to a protected route verified before the routes below;
+    // every other request learns its slot-credential client.
+    const j = janus(v, {
+      address: (c) => {
+        try {
+          return getConnInfo(c).remote.address;
+        } catch {
+          return undefined;
+        }
+      },
+    });
+    a.use(j);
     a.use(async (c, next) => {
       await next();
       for (const [k, val] of Object.entries(PAGE_HEADERS)) c.res.headers.set(k, val);
     });
-    const page = (c: Context<{ Variables: JanusVariables }>, html: string, status: 200 | 404 | 500 = 200) => {
+
+    // The protected routes: what each request is worth decides its protocol (paper §1, "modular structure").
+    // Example 1: free personalized quotes over SDDP.
+    a.on(['GET', 'PUT'], '/api/watchlist', j.sddp('/api/watchlist', { methods: ['GET', 'PUT'] }), (c) => {
+      const client = c.var.janusClient;
+      if (c.req.method === 'PUT') {
+        const body = c.var.janus.json<unknown>();
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new JanusError('malformed', 'send a JSON object like {"watchlist": ["LU", "T"]}');
+        }
+        const symbols = parseWatchlist((body as Record<string, unknown>)['watchlist']);
+        watchlists.put(client.alias, symbols, now());
+        return c.json(watchlistBody(client, symbols));
+      }
+      return c.json(watchlistBody(client, watchlistOf(watchlists, client)));
+    });
+    // Example 2: intraday series for paying subscribers, over EDDP with PayWord receipts.
+    a.get('/api/intraday/:symbol', j.eddpReceipts('/api/intraday/*', { methods: ['GET'] }), (c) => {
+      const client = c.var.janusClient;
+      // Any answer but a 2xx (a thrown JanusError included) is no delivery: the SDK counts nothing for it.
+      if (planOf(client.data) !== 'intraday') {
+        throw new JanusError('subscription_expired', 'the free plan has no intraday quotes; subscribe to the intraday plan');
+      }
+      const symbol = c.req.param('symbol');
+      if (!SYMBOL_RE.test(symbol)) throw new JanusError('malformed', `symbol: ${JSON.stringify(symbol.slice(0, 12))} is not a ticker symbol like LU`);
+      const t = now();
+      const d = c.var.janus.delivery;
+      return c.json({
+        symbol,
+        as_of: new Date(t * 1000).toISOString(),
+        series: { ...intraday(symbol, t) },
+        // The delivery this answer is (the SDK counts it with this 2xx answer) and what was acknowledged.
+        delivery: { sub: d.sub, i: d.i, n: d.n, acked: client.chain?.acked ?? 0 },
+      });
+    });
+
+    const page = (c: Context<JanusEnv>, html: string, status: 200 | 404 | 500 = 200) => {
       // Personalized by the credential: never cached, and varies with it.
       c.header('cache-control', 'no-store');
       c.header('vary', 'janus-credential');
@@ -278,7 +261,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     a.get('/favicon.ico', (c) => c.body(null, 204));
     a.notFound((c) => page(c, notFoundPage(pageContext(c)), 404));
     a.onError((e, c) => {
-      console.error('quotes: error on', c.req.method, new URL(c.req.url).pathname, e instanceof Error ? e.message : e);
+      // A JanusError is a refusal the SDK answers with its code; anything else is a bug worth a line.
+      if (!(e instanceof JanusError)) console.error('quotes: error on', c.req.method, new URL(c.req.url).pathname, e instanceof Error ? e.message : e);
       return page(c, errorPage(pageContext(c)), 500);
     });
     app = a;

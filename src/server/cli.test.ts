@@ -16,7 +16,7 @@ import { deliver, discover, register, sessionFor } from '../../test/support/clie
 import { usePostgres } from '../../test/support/pg-fixture.ts';
 import { freePort, startUpstream, until } from '../../test/support/serve-kit.ts';
 import { fetchPeer, httpPeer } from '../../test/support/vendor-kit.ts';
-import { keyPlacementWarnings, main, validateServeConfig, type Io } from './cli.ts';
+import { keyPlacementWarnings, main, validateServeConfig, type Io } from './cli/index.ts';
 import { loadKeyMaterial } from './config.ts';
 import { createVendor } from './core.ts';
 import { SqliteStore } from './sqlite-store.ts';

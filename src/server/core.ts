@@ -105,6 +105,12 @@ export class Reply {
 export type HandlerResult = Reply | Response | string | Uint8Array | Record<string, unknown> | unknown[];
 export type ProtectedHandler = (ctx: HandlerContext) => HandlerResult | Promise<HandlerResult>;
 
+/** A protected route the app serves (JanusVendor.protect): what the per-route middleware checks each request against. */
+export interface ProtectedRoute {
+  readonly path: string;
+  readonly level: DeliveryLevel;
+}
+
 export interface RouteSpec {
   path: string;
   level: Level;
@@ -134,6 +140,11 @@ export interface RequestInfo {
   headers?: Readonly<Record<string, string | string[] | undefined>>;
   /** The request-target exactly as received (`req.url` on Node), for path matching (§5.1). */
   target?: string;
+  /**
+   * The app's own handler for a protected route declared with `protect` (the adapters' per-route
+   * middleware): run, like a route's handler, once the request verified and was recorded.
+   */
+  downstream?: ProtectedHandler;
 }
 
 /** A request before its body is read. */
@@ -296,17 +307,54 @@ export class JanusVendor {
     this.cleanupTimer.unref?.();
   }
 
-  /** Declares a route (and its handler for the protected levels); the discovery document lists it. */
+  /**
+   * Declares a route; the discovery document lists it. A protected level needs its handler here:
+   * the SDK answers the route itself (what `janus-vendor serve` does). Routes the app serves are
+   * declared by the adapters' per-route middleware (`protect`).
+   */
   route(r: RouteSpec): this {
-    if (!r.path.startsWith('/') || r.path.startsWith('//')) throw new JanusError('bad_input', `route path must start with one /: ${r.path}`);
-    if (JANUS_PATHS.has(r.path)) throw new JanusError('bad_input', `${r.path} is reserved for Janus`);
-    if (!isCanonicalRoutePath(r.path)) throw new JanusError('bad_input', `route path must be spelled plainly (no %-escape of a letter or digit, no . or .. segment, no //, ;, \\ or %2F): ${r.path}`);
-    if (r.level !== 'credential' && !r.handler) throw new JanusError('bad_input', `a ${r.level} route needs a handler: ${r.path}`);
-    const methods = r.methods ? r.methods.map((m) => m.toUpperCase()) : null;
-    if (methods && (methods.length === 0 || !methods.every((m) => /^[A-Z]{1,16}$/.test(m)))) throw new JanusError('bad_input', `route methods must be HTTP method names: ${r.path}`);
+    if (r.level !== 'credential' && !r.handler) throw new JanusError('bad_input', `a ${r.level} route needs a handler here, or the app serves it behind its framework adapter's per-route middleware, which declares it (docs/VENDOR.md): ${r.path}`);
+    const methods = this.routeMethods(r.path, r.methods);
     this.routes.push({ path: r.path, methods, level: r.level, ...(r.handler ? { handler: r.handler } : {}) });
     this.table = new RouteTable(this.routes, { caseSensitive: this.config.caseSensitivePaths });
     return this;
+  }
+
+  /**
+   * Declares a protected route the app serves with its own handler, behind an adapter's per-route
+   * middleware (`janus.sddp(path)`, docs/VENDOR.md). The middleware declares it when it is made, so
+   * a route the middleware protects is in the discovery document before the first request. The
+   * same path and level again adds its methods; the path at another level, or one the SDK answers
+   * with a handler of its own, is `bad_input`.
+   */
+  protect(r: { path: string; level: DeliveryLevel; methods?: readonly string[] | undefined }): ProtectedRoute {
+    if (r.level !== 'sddp' && r.level !== 'eddp' && r.level !== 'eddp+receipts') throw new JanusError('bad_input', `a protected route's level is sddp, eddp or eddp+receipts, got ${String(r.level)}`);
+    const methods = this.routeMethods(r.path, r.methods);
+    const fold = (p: string) => (this.config.caseSensitivePaths ? p : p.toLowerCase());
+    const i = this.routes.findIndex((e) => e.level !== 'credential' && fold(e.path) === fold(r.path));
+    const known = i >= 0 ? this.routes[i]! : null;
+    if (known && (known.handler || known.level !== r.level)) {
+      throw new JanusError('bad_input', `${r.path} is already protected ${known.handler ? 'by a handler given to createVendor' : `at ${known.level}`}; one path has one level`);
+    }
+    const entry = {
+      path: known?.path ?? r.path,
+      level: r.level,
+      methods: known ? (known.methods === null || methods === null ? null : [...new Set([...known.methods, ...methods])]) : methods,
+    };
+    if (known) this.routes[i] = entry;
+    else this.routes.push(entry);
+    this.table = new RouteTable(this.routes, { caseSensitive: this.config.caseSensitivePaths });
+    return { path: entry.path, level: entry.level };
+  }
+
+  /** A route's path checked (§5.1: canonical, one meaning to every server) and its methods upper-cased; null: all methods. */
+  private routeMethods(path: string, list: readonly string[] | undefined): string[] | null {
+    if (typeof path !== 'string' || !path.startsWith('/') || path.startsWith('//')) throw new JanusError('bad_input', `route path must start with one /: ${String(path)}`);
+    if (JANUS_PATHS.has(path)) throw new JanusError('bad_input', `${path} is reserved for Janus`);
+    if (!isCanonicalRoutePath(path)) throw new JanusError('bad_input', `route path must be spelled plainly (no %-escape of a letter or digit, no . or .. segment, no //, ;, \\ or %2F): ${path}`);
+    const methods = list ? list.map((m) => m.toUpperCase()) : null;
+    if (methods && (methods.length === 0 || !methods.every((m) => /^[A-Z]{1,16}$/.test(m)))) throw new JanusError('bad_input', `route methods must be HTTP method names: ${path}`);
+    return methods;
   }
 
   discovery(): JsonObject {
@@ -610,6 +658,9 @@ export class JanusVendor {
     const route = c.route;
     if (!route || route.level === 'credential') throw new JanusError('internal', 'no protected route');
     const level = route.level as DeliveryLevel;
+    // A route the app serves (protect) runs the handler its adapter passed; checked before any work.
+    const handler = route.handler ?? info.downstream;
+    if (!handler) throw new JanusError('internal', `${route.path} is served by the app's middleware, and this request did not come through an adapter`);
     // §6.2 steps 1-6 on the head alone: no body is read for a request that fails them.
     const d = parseDelivery(vk, msg(EMPTY), level, now, cfg.limits.maxBodyBytes, c.signed);
     const loaded = await this.load(d.parsed.alias);
@@ -650,7 +701,7 @@ export class JanusVendor {
       let result: HandlerOutput;
       try {
         const chain = opened.record.chain;
-        result = await runHandler(route.handler!, {
+        result = await runHandler(handler, {
           client: publicClient(opened.record),
           delivery: level === 'eddp+receipts' && chain ? { sub: chain.sub, i: chain.delivered + 1, n: chain.n } : null,
           level,
@@ -777,7 +828,7 @@ export function toResponse(m: HttpResponseMsg): Response {
   // Fetch's null-body statuses take no body at all, not even an empty one (a bodiless Janus answer
   // carries its seal in Janus-Sealed).
   const body = status === 204 || status === 205 || status === 304 ? null : m.body;
-  return new Response(body as BodyInit | null, { status, headers: m.headers });
+  return new Response(body as ConstructorParameters<typeof Response>[0], { status, headers: m.headers });
 }
 
 export function createVendor(opts: { config: VendorConfig; store: Store; routes?: readonly RouteSpec[] }): JanusVendor {

@@ -4,13 +4,15 @@
  * a 2xx answer, in one commit, before that answer leaves. Nothing is given back afterwards, so
  * nothing can fail to be given back.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Hono } from 'hono';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fromUtf8 } from '../crypto/bytes.ts';
 import { JanusError } from '../errors.ts';
 import { deliveryRequest, deliveryResponse, paywordWord, type Discovery, type HttpResponseMsg, type VendorSession } from '../protocol/index.ts';
 import { discover, fetchChallenge, register, sessionFor, type Peer } from '../../test/support/client.ts';
 import { fetchPeer, testKeyMaterial } from '../../test/support/vendor-kit.ts';
 import { createVendor, Reply, type JanusVendor } from './core.ts';
+import { janus, type JanusEnv } from './hono.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import type { ClientRow, Commit, Store } from './store.ts';
 
@@ -49,32 +51,57 @@ let doc: Discovery;
 let handlerRuns = 0;
 let gate: Promise<void> | null = null;
 
-beforeAll(async () => {
-  store = new FlakyStore();
-  vendor = createVendor({
-    config: { origin: ORIGIN, keys: await testKeyMaterial() },
-    store,
-    routes: [
-      {
-        path: '/api/item/*',
-        level: 'eddp+receipts',
-        handler: async ({ url }) => {
-          handlerRuns++;
-          if (gate) await gate;
-          const name = url.pathname.split('/').pop();
-          if (name === 'throws') throw new JanusError('subscription_expired', 'refused by the application');
-          if (name === 'bug') throw new TypeError('a bug in the handler');
-          if (name === 'missing') return new Reply('{"error":"no such item"}', { status: 404, contentType: 'application/json' });
-          return { item: name };
+/** The application's answer for an item: a refusal, a bug, a 404, or the item. */
+async function item(name: string): Promise<{ status: 200 | 404; body: Record<string, unknown> }> {
+  handlerRuns++;
+  if (gate) await gate;
+  if (name === 'throws') throw new JanusError('subscription_expired', 'refused by the application');
+  if (name === 'bug') throw new TypeError('a bug in the handler');
+  if (name === 'missing') return { status: 404, body: { error: 'no such item' } };
+  return { status: 200, body: { item: name } };
+}
+
+/**
+ * The same route served two ways: by a handler given to createVendor (what `serve` does), and by
+ * the app's own Hono handler behind `janus.eddpReceipts(path)`.
+ */
+const SERVED_BY = {
+  'a handler given to createVendor': async () => {
+    vendor = createVendor({
+      config: { origin: ORIGIN, keys: await testKeyMaterial() },
+      store,
+      routes: [
+        {
+          path: '/api/item/*',
+          level: 'eddp+receipts',
+          handler: async ({ url }) => {
+            const r = await item(url.pathname.split('/').pop()!);
+            return r.status === 200 ? r.body : new Reply(JSON.stringify(r.body), { status: r.status, contentType: 'application/json' });
+          },
         },
-      },
-    ],
-  });
-  peer = fetchPeer(async (r) => (await vendor.handle(r))!);
-  doc = await discover(peer, ORIGIN);
+      ],
+    });
+    peer = fetchPeer(async (r) => (await vendor.handle(r))!);
+  },
+  "the app's Hono handler behind the middleware": async () => {
+    vendor = createVendor({ config: { origin: ORIGIN, keys: await testKeyMaterial() }, store });
+    const j = janus(vendor);
+    const app = new Hono<JanusEnv>();
+    app.use(j);
+    app.get('/api/item/:name', j.eddpReceipts('/api/item/*'), async (c) => {
+      const r = await item(c.req.param('name'));
+      return c.json(r.body, r.status);
+    });
+    // The app's own error page (Hono's default one logs every error); the SDK answers for it.
+    app.onError((_e, c) => c.text('app error page', 500));
+    peer = fetchPeer(async (r) => app.request(r));
+  },
+};
+
+afterEach(() => {
+  store.failIf = null;
 });
 
-afterAll(() => vendor.close());
 
 async function customer(name: string, n = 5): Promise<{ s: VendorSession; sub: string }> {
   const s = await sessionFor(`${name}@example.org`, name, ORIGIN);
@@ -102,7 +129,14 @@ async function get(s: VendorSession, item: string, challenge: string, ack?: { su
 
 const sealed = (res: HttpResponseMsg) => res.headers['content-encoding'] === 'janus-gcm';
 
-describe('the delivery count of an eddp+receipts route (§11.2)', () => {
+describe.each(Object.keys(SERVED_BY) as (keyof typeof SERVED_BY)[])('the delivery count of an eddp+receipts route (§11.2), served by %s', (servedBy) => {
+  beforeAll(async () => {
+    store = new FlakyStore();
+    await SERVED_BY[servedBy]();
+    doc = await discover(peer, ORIGIN);
+  });
+  afterAll(() => vendor.close());
+
   it('a handler that throws counts no delivery, even when the store fails the commit after it', async () => {
     const { s, sub } = await customer('ann');
     // Any commit that records no one-time value (what would give a counted delivery back) fails.

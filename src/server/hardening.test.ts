@@ -33,9 +33,10 @@ import { deliver, discover, fetchChallenge, register, sessionFor, type Peer } fr
 import { freePort, startHttpVendor, type HttpVendor } from '../../test/support/http-vendor.ts';
 import { codeOf } from '../../test/support/errors.ts';
 import { MemoryVendor } from '../../test/support/memory-vendor.ts';
+import { MIDDLEWARE_KINDS, startMiddlewareSite } from '../../test/support/middleware-apps.ts';
 import { rawRequest, startServe, startUpstream, type Serve, type Upstream } from '../../test/support/serve-kit.ts';
 import { fetchPeer, httpPeer, testKeyMaterial } from '../../test/support/vendor-kit.ts';
-import { main } from './cli.ts';
+import { main } from './cli/index.ts';
 import { resolveConfig } from './config.ts';
 import { createVendor } from './core.ts';
 import { janusExpress } from './express.ts';
@@ -225,15 +226,18 @@ describe('finding 3: the SKEP rate limits cannot be turned into a lockout', () =
 
 // ---------------------------------------------------------------------------------------------
 
-describe('finding 4: bodies are read only after the headers pass, within a vendor-wide budget', () => {
-  let v: HttpVendor;
+/** `/api/notes` (sddp, POST) served by the SDK's own server, or by a site's handler behind the middleware. */
+const NOTES_SERVERS: Record<string, (limits: { maxBodyBytes: number; unverifiedBodyBytes: number }) => Promise<Pick<HttpVendor, 'origin' | 'vendor' | 'close'>>> = {
+  "the SDK's server": (limits) => startHttpVendor({ config: { limits }, routes: [{ path: '/api/notes', level: 'sddp', methods: ['POST'], handler: (ctx) => ({ bytes: ctx.body.length }) }] }),
+  ...Object.fromEntries(MIDDLEWARE_KINDS.map((kind) => [`a ${kind} site's middleware`, (limits: { maxBodyBytes: number; unverifiedBodyBytes: number }) => startMiddlewareSite(kind, { config: { limits } })])),
+};
+
+describe.each(Object.keys(NOTES_SERVERS))('finding 4: bodies are read only after the headers pass, within a vendor-wide budget (%s)', (server) => {
+  let v: Pick<HttpVendor, 'origin' | 'vendor' | 'close'>;
   let port: number;
   let alice: VendorSession;
   beforeAll(async () => {
-    v = await startHttpVendor({
-      config: { limits: { maxBodyBytes: 64 * 1024, unverifiedBodyBytes: 80 * 1024 } },
-      routes: [{ path: '/api/notes', level: 'sddp', methods: ['POST'], handler: (ctx) => ({ bytes: ctx.body.length }) }],
-    });
+    v = await NOTES_SERVERS[server]!({ maxBodyBytes: 64 * 1024, unverifiedBodyBytes: 80 * 1024 });
     port = Number(new URL(v.origin).port);
     const peer = httpPeer(v.origin);
     alice = await sessionFor('alice@example.org', 'alice secret', v.origin);

@@ -7,8 +7,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { JanusError } from '../errors.ts';
-import { PgStore, type PgStoreOptions } from './pg-store.ts';
-import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';
+import type { PgStoreOptions } from './pg-options.ts';
+import type { SqliteStoreOptions } from './sqlite-store.ts';
 import type { Store } from './store.ts';
 
 export type StoreLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -62,10 +62,29 @@ export function parseStoreLocation(location: string): StoreLocation {
   }
 }
 
-/** Opens the store at `location` (see above); SQLite is created on first use, PostgreSQL migrated. */
+/**
+ * Opens the store at `location` (see above); SQLite is created on first use, PostgreSQL migrated.
+ * Each store's driver (better-sqlite3, pg) is loaded here, when it is chosen, never by importing the SDK.
+ */
 export async function openStore(location: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const where = parseStoreLocation(location);
-  return where.kind === 'postgres' ? PgStore.open(where.url, opts.postgres) : new SqliteStore(where.path, opts.sqlite);
+  if (where.kind === 'postgres') {
+    const { PgStore } = await driver(() => import('./pg-store.ts'), 'pg', 'a PostgreSQL database');
+    return PgStore.open(where.url, opts.postgres);
+  }
+  const { SqliteStore } = await driver(() => import('./sqlite-store.ts'), 'better-sqlite3', 'a SQLite database');
+  return new SqliteStore(where.path, opts.sqlite);
+}
+
+/** A store's module, whose driver is an optional peer dependency of the package: its absence said plainly. */
+async function driver<T>(load: () => Promise<T>, pkg: string, what: string): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && err.message.includes(`'${pkg}'`)) throw new JanusError('bad_input', `${what} needs the ${pkg} package: npm install ${pkg}`);
+    throw e;
+  }
 }
 
 /** The location as logs and messages may show it: a URL's password masked. */

@@ -161,6 +161,23 @@ describe('PgStore row cache', () => {
     expect(await b.getClient(r.alias, { fresh: true })).toMatchObject({ gen: 1, version: 2 });
   });
 
+  it('a link lost without a word (no error, no end) is caught by the heartbeat: within about a second the cache stops answering, then the link is made again', async () => {
+    const url = await pgdb.freshDatabase();
+    const b = await store(url, { cacheMaxAgeMs: 3_600_000 });
+    const r = clientRow(newAlias());
+    await b.commit({ now: T, insert: r });
+    expect(await b.getClient(r.alias)).toBe(r);
+    const before = inside(b).listener;
+    await before!.query('UNLISTEN *'); // white box: b no longer hears, and is not told so
+    const c = await sql(url);
+    await c.query('UPDATE janus_clients SET gen = 1, version = 2 WHERE alias = $1', [r.alias]);
+    const lag = await within(2500, 'the unheard change read', async () => (await b.getClient(r.alias))?.version === 2);
+    expect(lag).toBeGreaterThan(100); // the cache answered (stale) until the heartbeat was overdue ...
+    await within(5000, 'listening again on a new connection', async () => inside(b).listening && inside(b).listener !== before);
+    await c.query('UPDATE janus_clients SET version = 3 WHERE alias = $1', [r.alias]);
+    await within(1000, 'update heard after reconnecting', async () => (await b.getClient(r.alias))?.version === 3);
+  });
+
   it('a row read while its change is announced is not cached: the next read is current', async () => {
     const url = await pgdb.freshDatabase();
     const a = await store(url);

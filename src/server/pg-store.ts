@@ -29,11 +29,16 @@
  * and each instance drops that row. Our own commits update our cache themselves (our notifications
  * are told apart by backend pid). A read or commit in flight when its row's notification arrives
  * does not cache what it got (`touched`). While the listening connection is down the cache is off
- * and empty. A cached row is read again after `cacheMaxAgeMs` in any case (a link lost without a
- * word). So a stale row never makes a commit accept a retired key (expectKey and versions are
- * checked in the database); a read that acts on nothing may lag another instance's write by the
- * notification's delivery (a few ms here), unless it asks for `fresh`, as the slot-credential check
- * does (core.ts identify).
+ * and empty. A link lost without a word (no error, no end: a network partition; TCP keepalive would
+ * take hours) is caught by a heartbeat: every 250 ms the listening connection sends itself a
+ * notification on the same channel (payload `!hb:<random>`, ignored by other instances), and the
+ * cache serves a row only while the last heartbeat to come back was sent less than 1 s ago: every
+ * change committed before that moment has been heard. A heartbeat 1 s overdue drops the link (cache
+ * off, reconnect). So the cache may keep a row for long (`cacheMaxAgeMs`, 60 s by default, is a
+ * second line), and a stale row never makes a commit accept a retired key (expectKey and versions
+ * are checked in the database); a read that acts on nothing may lag another instance's write by the
+ * notification's delivery (a few ms here, under 1 s in any case), unless it asks for `fresh`, as the
+ * slot-credential check does (core.ts identify).
  * Note: PostgreSQL serializes the commits of notifying transactions (every UPDATE/DELETE of a
  * client), not those of the hot path, which only inserts one-time values.
  *
@@ -43,15 +48,14 @@
  * it with `?options=-c%20search_path%3Djanus`). Any database error other than ours is `internal`;
  * a deadlock or serialization failure (which left nothing behind) is retried twice first.
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { JanusError } from '../errors.ts';
 import type { UseOnce } from '../protocol/index.ts';
+import type { PgMigration, PgStoreOptions } from './pg-options.ts';
 import type { ClientRow, Commit, Store } from './store.ts';
 
-export interface PgMigration {
-  readonly name: string;
-  readonly sql: string;
-}
+export type { PgMigration, PgSettings, PgStoreOptions } from './pg-options.ts';
 
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   {
@@ -117,20 +121,10 @@ END $$;
 /** pg_advisory_lock key for migrations: "JANUS" in ASCII. */
 const MIGRATION_LOCK = '319607444819';
 const CHANNEL = 'janus_clients';
+/** The listening connection's heartbeat period, and how old the last confirmed one may be for the cache to answer. */
+const HEARTBEAT_MS = 250;
+const HEARD_WITHIN_MS = 1000;
 const CLEANUP_BATCH = 10_000;
-
-export interface PgStoreOptions {
-  /** Connections in the pool (default 10). */
-  max?: number;
-  /** Client rows kept in memory (default 100 000; 0: no cache). */
-  cacheSize?: number;
-  /** A cached row is read again after this long even without a notification (default 1000 ms). */
-  cacheMaxAgeMs?: number;
-  /** More node-postgres settings (ssl, timeouts), for the pool and the listening connection. */
-  pg?: pg.ClientConfig;
-  /** Migrations to apply (tests); default PG_MIGRATIONS. */
-  migrations?: readonly PgMigration[];
-}
 
 interface Row {
   alias: string;
@@ -183,6 +177,8 @@ const SQL = {
   remove: 'DELETE FROM janus_clients WHERE alias = $1 AND version = $2',
   cleanup: `DELETE FROM janus_used WHERE key IN (SELECT key FROM janus_used WHERE expires < $1 LIMIT ${CLEANUP_BATCH} FOR UPDATE SKIP LOCKED)`,
   count: 'SELECT count(*) AS n FROM janus_clients',
+  import: `INSERT INTO janus_clients (${COLUMNS})
+           SELECT * FROM unnest($1::text[], $2::integer[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::integer[])`,
 };
 
 /** A database error as a JanusError: ours by SQLSTATE, anything else a storage fault (`internal`). */
@@ -268,6 +264,9 @@ export class PgStore implements Store {
   private resetAt = 0;
   private listener: pg.Client | null = null;
   private listening = false;
+  /** performance.now() when the last heartbeat that came back was sent: every change committed before it has been heard. */
+  private heardAt = 0;
+  private heartbeat: { timer: ReturnType<typeof setInterval>; pending: string | null; sentAt: number } | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private retryMs = 100;
   private closed = false;
@@ -276,14 +275,14 @@ export class PgStore implements Store {
     this.pool = pool;
     this.config = config;
     this.cacheSize = opts.cacheSize ?? 100_000;
-    this.maxAgeMs = opts.cacheMaxAgeMs ?? 1000;
+    this.maxAgeMs = opts.cacheMaxAgeMs ?? 60_000;
     pool.on('connect', (c) => this.ownPids.add(pidOf(c)));
     pool.on('remove', (c) => this.ownPids.delete(pidOf(c)));
   }
 
   /** Connects, migrates and starts listening for other instances' writes. */
   static async open(url: string, opts: PgStoreOptions = {}): Promise<PgStore> {
-    const config: pg.ClientConfig = { connectionString: url, application_name: 'janus-vendor', ...opts.pg };
+    const config: pg.ClientConfig = { connectionString: url, application_name: 'janus-vendor', ...(opts.pg as pg.ClientConfig | undefined) };
     const pool = new pg.Pool({ ...config, max: opts.max ?? 10 });
     // An idle connection that dies (server restart) is dropped by the pool; the next query opens another.
     pool.on('error', () => undefined);
@@ -323,6 +322,11 @@ export class PgStore implements Store {
     return this.listening && start >= this.resetAt && (this.touched.get(alias) ?? 0) <= start;
   }
 
+  /** The cache may answer: we listen, and have heard every change committed up to a moment less than HEARD_WITHIN_MS ago. */
+  private hearing(): boolean {
+    return this.listening && performance.now() - this.heardAt < HEARD_WITHIN_MS;
+  }
+
   private invalidate(alias: string): void {
     this.cache.delete(alias);
     this.epoch++;
@@ -346,7 +350,17 @@ export class PgStore implements Store {
   private async listen(): Promise<void> {
     const c = new pg.Client({ ...this.config, application_name: 'janus-vendor-listen', keepAlive: true });
     c.on('notification', (n) => {
-      if (c !== this.listener || n.channel !== CHANNEL || this.ownPids.has(n.processId)) return;
+      if (c !== this.listener || n.channel !== CHANNEL) return;
+      if (n.payload?.startsWith('!')) {
+        // A heartbeat (ours or another instance's): ours says everything committed before it was sent has been heard.
+        const hb = this.heartbeat;
+        if (hb && n.payload === hb.pending) {
+          this.heardAt = hb.sentAt;
+          hb.pending = null;
+        }
+        return;
+      }
+      if (this.ownPids.has(n.processId)) return;
       if (n.payload) this.invalidate(n.payload);
       else this.reset();
     });
@@ -355,6 +369,8 @@ export class PgStore implements Store {
       // Writes made while we cannot hear them would go unnoticed: no cache until LISTEN is back.
       this.listener = null;
       this.listening = false;
+      if (this.heartbeat) clearInterval(this.heartbeat.timer);
+      this.heartbeat = null;
       this.reset();
       c.end().catch(() => undefined);
       this.reconnect();
@@ -375,7 +391,24 @@ export class PgStore implements Store {
     this.listener = c;
     this.reset(); // anything read before this moment may have changed unheard
     this.listening = true;
+    this.heardAt = performance.now();
     this.retryMs = 100;
+    const hb = {
+      pending: null as string | null,
+      sentAt: 0,
+      timer: setInterval(() => {
+        if (c !== this.listener) return;
+        if (hb.pending !== null) {
+          if (performance.now() - hb.sentAt > HEARD_WITHIN_MS) lost(); // overdue: the link is gone without a word
+          return;
+        }
+        hb.pending = `!hb:${randomUUID()}`;
+        hb.sentAt = performance.now();
+        c.query('SELECT pg_notify($1, $2)', [CHANNEL, hb.pending]).catch(lost);
+      }, HEARTBEAT_MS),
+    };
+    hb.timer.unref?.();
+    this.heartbeat = hb;
   }
 
   private reconnect(): void {
@@ -399,7 +432,7 @@ export class PgStore implements Store {
    */
   async getClient(alias: string, opts?: { fresh?: boolean }): Promise<ClientRow | null> {
     const hit = this.cache.get(alias);
-    if (hit && !opts?.fresh && this.listening && Date.now() - hit.at < this.maxAgeMs) return hit.row;
+    if (hit && !opts?.fresh && this.hearing() && Date.now() - hit.at < this.maxAgeMs) return hit.row;
     const start = this.begin();
     try {
       const r = await this.pool.query<Row>({ name: 'janus_get', text: SQL.get, values: [alias] });
@@ -508,6 +541,35 @@ export class PgStore implements Store {
     }
   }
 
+  /**
+   * Bulk import of client rows (a migration from another system; the benchmark's million clients):
+   * one multi-row INSERT per 5 000 rows (arrays through unnest, one round trip each), each its own
+   * transaction; an alias already present fails its batch with `already_registered`. Rows as `toRow`
+   * makes them (records.ts: keys encrypted under the record key). Returns how many were inserted.
+   */
+  async importClients(rows: Iterable<ClientRow>): Promise<number> {
+    let n = 0;
+    let batch: ClientRow[] = [];
+    const flush = async () => {
+      const cols: unknown[][] = COLUMNS.split(', ').map(() => []);
+      for (const r of batch) values(r).forEach((v, i) => cols[i]!.push(v));
+      try {
+        await this.pool.query({ name: 'janus_import', text: SQL.import, values: cols });
+      } catch (e) {
+        if ((e as { code?: string }).code === '23505') throw new JanusError('already_registered');
+        throw fault(e);
+      }
+      n += batch.length;
+      batch = [];
+    };
+    for (const r of rows) {
+      batch.push(r);
+      if (batch.length === 5000) await flush();
+    }
+    if (batch.length) await flush();
+    return n;
+  }
+
   async countClients(): Promise<number> {
     try {
       return Number((await this.pool.query<{ n: string }>(SQL.count)).rows[0]!.n);
@@ -520,6 +582,8 @@ export class PgStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.listening = false;
+    if (this.heartbeat) clearInterval(this.heartbeat.timer);
+    this.heartbeat = null;
     this.cache.clear();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const l = this.listener;

@@ -15,7 +15,7 @@ import { b64, b64u, fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { deliveryRequest, deliveryResponse, makeCredential, paywordWord, type Discovery, type SkepResult, type VendorSession } from '../protocol/index.ts';
 import { deliver, discover, fetchChallenge, register, sessionFor, type Peer } from '../../test/support/client.ts';
 import { httpPeer, testKeyMaterial } from '../../test/support/vendor-kit.ts';
-import { main, type Io } from './cli.ts';
+import { main, type Io } from './cli/index.ts';
 import { CLIENT_HEADER, decodeClient, forwardableHeaders, parseUpstream } from './proxy.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCredential, type Discovery, type VendorSession } from '../protocol/index.ts';
 import { deliver, discover, register, sessionFor, type Peer } from '../../test/support/client.ts';
 import { freePort } from '../../test/support/http-vendor.ts';
+import { MIDDLEWARE_KINDS, startMiddlewareSite, type MiddlewareSite } from '../../test/support/middleware-apps.ts';
 import { plainRequest, startServe, startUpstream, type Serve, type Upstream, type UpstreamKind } from '../../test/support/serve-kit.ts';
 import { fetchPeer, httpPeer, testKeyMaterial } from '../../test/support/vendor-kit.ts';
 import { createVendor } from './core.ts';
@@ -151,7 +152,7 @@ describe('caseSensitivePaths: for upstreams known to tell /API from /api', () =>
       expect((await plainRequest(strict.origin, 'GET', '/api/watchlist')).status).toBe(401);
       const r = await plainRequest(strict.origin, 'GET', '/API/watchlist');
       expect(r.status).toBe(200);
-      expect(JSON.parse(r.body).handler).toBe('page');
+      expect((JSON.parse(r.body) as { handler: string }).handler).toBe('page');
     } finally {
       await strict.stop();
       await upstream.close();
@@ -220,5 +221,71 @@ describe('the SDK inside an app that also routes the protected paths itself', ()
       const r = await plainRequest(origin, method!, path!);
       expect([method, path, r.status >= 400 && r.status < 500, r.body.includes('leak')]).toEqual([method, path, true, false]);
     }
+  });
+});
+
+describe.each(MIDDLEWARE_KINDS)('a %s site protecting its own routes with the middleware', (kind) => {
+  let site: MiddlewareSite;
+  let alice: VendorSession;
+  let peer: Peer;
+  let doc: Discovery;
+
+  beforeAll(async () => {
+    site = await startMiddlewareSite(kind);
+    peer = httpPeer(site.origin);
+    doc = await discover(peer, site.origin);
+    alice = await sessionFor('alice@example.org', 'alice secret', site.origin);
+    await register(peer, alice, doc, { now: now(), chain: 5 });
+  });
+  afterAll(() => site?.close());
+
+  it('every spelling and method of a protected path, unsigned or with a slot credential, is refused before any handler of the app runs', async () => {
+    const ran: string[] = [];
+    const statuses = new Map<number, number>();
+    for (const path of SPELLINGS) {
+      for (const method of METHODS) {
+        for (const credential of [false, true]) {
+          site.reached.length = 0;
+          const headers: Record<string, string> = credential ? { 'janus-credential': makeCredential(alice, site.origin, now()).value } : {};
+          const r = await plainRequest(site.origin, method, path, headers, method === 'GET' || method === 'HEAD' ? undefined : '{"x":1}');
+          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+          if (r.status >= 500 || r.status < 400) ran.push(`${method} ${path}${credential ? ' (credential)' : ''}: ${r.status}`);
+          for (const s of site.reached) ran.push(`${method} ${path}${credential ? ' (credential)' : ''} reached the ${s.handler} handler`);
+        }
+      }
+    }
+    expect(ran).toEqual([]);
+    expect(statuses.get(401)).toBeGreaterThan(0);
+    expect(statuses.get(405)).toBeGreaterThan(0);
+    expect(statuses.get(400)).toBeGreaterThan(0);
+  });
+
+  it('an unlisted method is 405 with Allow, an ambiguous spelling 400, as the middleware declared the routes', async () => {
+    for (const [method, path, allow] of [
+      ['DELETE', '/api/watchlist', 'GET, PUT'],
+      ['HEAD', '/API/Watchlist/', 'GET, PUT'],
+      ['PATCH', '/api/intraday/IBM', 'GET'],
+      ['GET', '/api/notes', 'POST'],
+    ] as const) {
+      const r = await plainRequest(site.origin, method, path);
+      expect([method, path, r.status, r.headers['janus-error'], r.headers['allow']]).toEqual([method, path, 405, 'method_not_allowed', allow]);
+    }
+    for (const path of ['/api/watchlist;x', '/api%2Fwatchlist', '/api//intraday/IBM']) {
+      const r = await plainRequest(site.origin, 'GET', path);
+      expect([path, r.status, r.headers['janus-error']]).toEqual([path, 400, 'malformed']);
+    }
+    // The same spellings elsewhere are the app's.
+    site.reached.length = 0;
+    expect((await plainRequest(site.origin, 'GET', '/pages//about;v=1')).status).toBe(200);
+    expect(site.reached.map((s) => s.handler)).toEqual(['page']);
+  });
+
+  it('a signed request in another spelling is verified and its answer sealed, wherever the app routes it', async () => {
+    const d = await deliver(peer, alice, 'sddp', '/API/Watchlist/', { now: now() });
+    // Express routes it to the protected handler (case and trailing slash ignored); Hono and the
+    // node app, which match exactly, to nothing or their catch-all. Sealed either way.
+    expect(d.status).toBe(200);
+    expect((d.json as { handler: string }).handler).toBe(kind === 'express' ? 'watchlist' : 'page');
+    expect((d.json as { alias: string }).alias).toBe(alice.alias);
   });
 });

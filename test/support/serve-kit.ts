@@ -13,7 +13,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import express from 'express';
 import { Hono } from 'hono';
 import { b64 } from '../../src/crypto/bytes.ts';
-import { main, type Io } from '../../src/server/cli.ts';
+import { main, type Io } from '../../src/server/cli/index.ts';
 import { testKeyMaterial } from './vendor-kit.ts';
 
 export interface Seen {
