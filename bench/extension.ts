@@ -323,7 +323,7 @@ async function measure(engine: Engine): Promise<Figures> {
     );
 
     // ---- bulk decryption and key derivation in an extension page -------------------------------
-    await ext.evaluate((code) => (0, eval)(code), PROTOCOL_BUNDLE);
+    await ext.evaluate((code) => void (0, eval)(code), PROTOCOL_BUNDLE);
     const { idC, master } = await stretchSecret(identity, SECRET + ' renewed');
     const s = vendorSession(master, idC, benchOrigin, 0);
     const inExt = await ext.evaluate(

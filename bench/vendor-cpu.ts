@@ -1,92 +1,59 @@
 /**
- * In-process measurements for bench/vendor.ts: the vendor's CPU time per SDDP request, the floor of
- * any secure step on node:crypto, one RSA-2048 private operation (all in this one process) and SKEP
- * registrations/s. An SDDP request here is a pre-signed GET through JanusVendor.handleMessage (the
- * entry the node:http adapter uses): parse, record lookup, MAC check, replay log commit, handler,
- * sealing. No network and no Web Request/Response objects; 16 requests in flight at a time, as in
- * the HTTP runs, with the SQLite store on a file.
+ * In-process measurements for bench/vendor.ts, in a process of their own: the vendor's CPU time per
+ * SDDP and per steady-state EDDP request through JanusVendor.handleMessage (the entry the node:http
+ * adapter uses: route match, parse, record lookup, MAC check, replay commit, handler, sealing; no
+ * network, no Web Request/Response), split into phases by a V8 CPU profile of a second pass
+ * (bench/profile.ts); the floor of a secure step; one RSA private operation with the vendor's own key
+ * (RSA-3072, OAEP decryption on node:crypto, as raw as it gets); and SKEP registrations/s, one at a
+ * time, each the vendor's side of messages 1 and 3 (the client's work is done outside the clock).
+ * 16 requests in flight at a time, as in the HTTP runs, with the SQLite store on a file.
+ *
+ * Prints one JSON line (CpuReport).
  */
-import { useCryptoProvider, type CryptoProvider } from '../src/crypto/provider.ts';
-import { challengeRequest, deliveryRequest, deliveryResponse, HEADER, type PendingRequest, skepOnResponse, skepStart, type Discovery, type VendorSession } from '../src/protocol/index.ts';
-import { createVendor, nodeCryptoProvider, PATHS, Reply, SqliteStore } from '../src/server/index.ts';
-import { discover, register, sessionFor } from '../test/support/client.ts';
-import { fetchPeer, fromResponse, testKeyMaterial, toRequest } from '../test/support/vendor-kit.ts';
-import { page } from './page.ts';
-import { constants, createCipheriv, createHmac, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, createPrivateKey, privateDecrypt, publicEncrypt, createPublicKey, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HttpRequestMsg } from '../src/protocol/index.ts';
+import { useCryptoProvider } from '../src/crypto/provider.ts';
+import { skepOnResponse, skepStart, type Discovery, type HttpRequestMsg, type VendorSession } from '../src/protocol/index.ts';
+import { createVendor, Reply } from '../src/server/core.ts';
+import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
+import { SqliteStore } from '../src/server/sqlite-store.ts';
+import { discover, register, sessionFor } from '../test/support/client.ts';
+import { fetchPeer, fromResponse, testKeyMaterial, toRequest } from '../test/support/vendor-kit.ts';
+import { signedPool, type ClientKey } from './load.ts';
+import { page } from './page.ts';
+import { attribute, phaseTable, startProfile } from './profile.ts';
+import { cpuPerCall, floorMicros } from './stats.ts';
 
 /** JANUS_BENCH_SMOKE=1 (bench/vendor.ts --smoke): every loop a few hundred times, to prove the script works. */
 const SMOKE = process.env['JANUS_BENCH_SMOKE'] === '1';
 
-/** node:crypto with a stopwatch around every primitive, to split a request's cost into crypto and the rest. */
-function timedProvider(): { provider: CryptoProvider; micros: () => number } {
-  let ns = 0n;
-  const time =
-    <A extends unknown[], R>(f: (...a: A) => R) =>
-    (...a: A): R => {
-      const t = process.hrtime.bigint();
-      try {
-        return f(...a);
-      } finally {
-        ns += process.hrtime.bigint() - t;
-      }
-    };
-  const p = nodeCryptoProvider;
-  return {
-    provider: {
-      name: 'node:crypto (timed)',
-      sha256: time(p.sha256),
-      hmacSha256: time(p.hmacSha256),
-      hkdfSha256: time(p.hkdfSha256),
-      aesGcm: { seal: time(p.aesGcm!.seal), open: time(p.aesGcm!.open) },
-    },
-    micros: () => Number(ns) / 1000,
-  };
+export interface PhaseReport {
+  /** CPU microseconds per request, unprofiled. */
+  total: number;
+  /** The same split by phase (profiled pass, scaled to `total`). */
+  phases: Record<string, number>;
+  /** Of `total`, inside node:crypto (the primitives). */
+  primitives: number;
 }
 
-/** CPU microseconds per call of `f`, after `warm` calls that are not counted. */
-function cpuPerCall(f: () => unknown, warm: number, n: number): number {
-  for (let i = 0; i < warm; i++) f();
-  const t = process.cpuUsage();
-  for (let i = 0; i < n; i++) f();
-  const d = process.cpuUsage(t);
-  return (d.user + d.system) / n;
+export interface CpuReport {
+  sddp: PhaseReport;
+  eddp: PhaseReport;
+  floor: number;
+  rsaBits: number;
+  rsaMicros: number;
+  oaepPerSecond: number;
+  skepPerSecond: number;
 }
 
-/**
- * The floor of any secure step on this stack: one HMAC-SHA256 over a 250-byte request signature base
- * and one AES-256-GCM seal of a 1 KiB page with 200 bytes of additional data, straight on node:crypto.
- */
-function floorMicros(): number {
-  const key = randomBytes(32);
-  const base = randomBytes(250);
-  const aad = randomBytes(200);
-  const body = randomBytes(1024);
-  const iv = randomBytes(12);
-  const once = () => {
-    createHmac('sha256', key).update(base).digest();
-    const c = createCipheriv('aes-256-gcm', key, iv);
-    c.setAAD(aad);
-    return Buffer.concat([c.update(body), c.final(), c.getAuthTag()]);
-  };
-  return SMOKE ? cpuPerCall(once, 100, 500) : cpuPerCall(once, 5000, 50_000);
-}
-
-/** One RSA-2048 private operation (OAEP decryption, as SKEP message 1 costs), in this process. */
-function rsaMicros(): number {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const ct = publicEncrypt({ key: publicKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, randomBytes(64));
-  return cpuPerCall(() => privateDecrypt({ key: privateKey, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, ct), SMOKE ? 2 : 20, SMOKE ? 10 : 300);
-}
-
-export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros: number; floorMicros: number; rsaMicros: number; eddpMicros: number; skepPerSecond: number }> {
+export async function measure(): Promise<CpuReport> {
   useCryptoProvider(nodeCryptoProvider);
   const origin = 'https://bench.example';
+  const keys = await testKeyMaterial();
   const vendor = createVendor({
-    config: { origin, keys: await testKeyMaterial(), rateLimits: { skepPerAddressPerMinute: 1e9, skepPerAliasPerMinute: 1e9, requestsPerClientPerSlot: 1e9 } },
+    config: { origin, keys, rateLimits: { skepPerAddressPerMinute: 1e9, skepPerAliasPerMinute: 1e9, requestsPerClientPerSlot: 1e9 } },
     store: new SqliteStore(join(mkdtempSync(join(tmpdir(), 'janus-cpu-')), 'vendor.db')),
     routes: [
       { path: '/sddp', level: 'sddp', handler: ({ client }) => new Reply(page(client.alias), { contentType: 'application/json' }) },
@@ -98,66 +65,39 @@ export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros:
   const s: VendorSession = await sessionFor('cpu@example.org', 'cpu secret', origin);
   const now = Math.floor(Date.now() / 1000);
   await register(peer, s, doc, { now });
+  const key: ClientKey = { alias: s.alias, gen: s.gen, k: s.k };
+  const ck = vendor.config.vk.ck;
 
-  const signed = async (n: number) => {
-    const out: HttpRequestMsg[] = [];
-    for (let i = 0; i < n; i++) out.push((await deliveryRequest({ key: s, level: 'sddp', method: 'GET', url: origin + '/sddp', now })).request);
-    return out;
-  };
+  const messages = (level: 'sddp' | 'eddp', n: number): HttpRequestMsg[] =>
+    signedPool({ keys: [key], idV: origin, path: `/${level}`, level, count: n, ck }).map((headers) => ({ method: 'GET', url: `${origin}/${level}`, headers, body: new Uint8Array(0) }));
   const serve = async (msgs: HttpRequestMsg[]) => {
     for (let i = 0; i < msgs.length; i += 16) {
       for (const res of await Promise.all(msgs.slice(i, i + 16).map((m) => vendor.handleMessage(m)))) {
-        if (res?.status !== 200) throw new Error(`SDDP status ${res?.status}`);
+        if (res?.status !== 200) throw new Error(`status ${res?.status}`);
       }
     }
   };
   const N = SMOKE ? 300 : 20_000;
-  const reqs = await signed(N);
-  await serve(await signed(SMOKE ? 50 : 3000)); // warm-up: the figure is the optimized steady state
-  const c0 = process.cpuUsage();
-  await serve(reqs);
-  const c1 = process.cpuUsage(c0);
-  const sddpMicros = (c1.user + c1.system) / N;
+  const perLevel = async (level: 'sddp' | 'eddp'): Promise<PhaseReport> => {
+    await serve(messages(level, SMOKE ? 50 : 4000)); // warm-up: the figure is the optimized steady state
+    const reqs = messages(level, N);
+    const c0 = process.cpuUsage();
+    await serve(reqs);
+    const c1 = process.cpuUsage(c0);
+    const total = (c1.user + c1.system) / N;
+    // A second pass under the sampling profiler, for the split by phase.
+    const again = messages(level, N);
+    const prof = await startProfile(SMOKE ? 200 : 25);
+    await serve(again);
+    const a = attribute(await prof.stop());
+    const rows = phaseTable(a, N, total);
+    return { total, phases: Object.fromEntries(rows.map((r) => [r.phase, r.us])), primitives: rows.reduce((t, r) => t + r.crypto, 0) };
+  };
+  const sddp = await perLevel('sddp');
+  const eddp = await perLevel('eddp');
 
-  // The same again with a stopwatch on the primitives (fresh nonces: a new batch).
-  const timed = timedProvider();
-  const again = await signed(SMOKE ? 100 : 2000);
-  useCryptoProvider(timed.provider);
-  await serve(again);
-  useCryptoProvider(nodeCryptoProvider);
-  const sddpCryptoMicros = timed.micros() / again.length;
-
-  // EDDP, steady state: 16 clients in lockstep, each request carrying the challenge of its previous
-  // response; the client's signing happens outside the clock, only handleMessage is timed.
-  let eddpCpu = 0;
-  let eddpCount = 0;
-  const lanes = 16;
-  const challenges: string[] = [];
-  for (let i = 0; i < lanes; i++) {
-    const res = (await vendor.handleMessage(challengeRequest(s.alias, origin + PATHS.challenge)))!;
-    challenges.push(res.headers[HEADER.challenge]!);
-  }
-  const rounds = SMOKE ? 20 : 900;
-  const warmRounds = SMOKE ? 5 : 200;
-  for (let round = 0; round < rounds; round++) {
-    const batch: { request: HttpRequestMsg; pending: PendingRequest }[] = [];
-    for (let i = 0; i < lanes; i++) batch.push(await deliveryRequest({ key: s, level: 'eddp', method: 'GET', url: origin + '/eddp', now, challenge: challenges[i]! }));
-    const c = process.cpuUsage();
-    const answers = await Promise.all(batch.map((b) => vendor.handleMessage(b.request)));
-    const d = process.cpuUsage(c);
-    if (round >= warmRounds) {
-      eddpCpu += d.user + d.system; // the first 200 rounds (3200 requests) warm up, as for SDDP
-      eddpCount += lanes;
-    }
-    for (let i = 0; i < lanes; i++) {
-      if (answers[i]?.status !== 200) throw new Error(`EDDP status ${answers[i]?.status}`);
-      challenges[i] = (await deliveryResponse(batch[i]!.pending, 'eddp', answers[i]!)).challenge!;
-    }
-  }
-  const eddpMicros = eddpCpu / eddpCount;
-
-  // SKEP: the vendor's side of messages 1-4 for fresh clients (client work prepared outside the clock).
-  const M = SMOKE ? 3 : 40;
+  // SKEP: the vendor's side of messages 1 and 3 for fresh clients (client work prepared outside the clock).
+  const M = SMOKE ? 3 : 100;
   const runs = [];
   for (let i = 0; i < M; i++) {
     const c = await sessionFor(`skep${i}@example.org`, 'x', origin);
@@ -175,7 +115,19 @@ export async function measure(): Promise<{ sddpMicros: number; sddpCryptoMicros:
     if (m4!.status !== 201) throw new Error(`SKEP status ${m4!.status}`);
   }
   await vendor.close();
-  return { sddpMicros, sddpCryptoMicros, floorMicros: floorMicros(), rsaMicros: rsaMicros(), eddpMicros, skepPerSecond: (M / vendorMs) * 1000 };
+
+  // The raw RSA-OAEP decryption with the vendor's own key, on node:crypto, timed the same way (wall clock, one at a time).
+  const priv = createPrivateKey(keys.privateKeyPem);
+  const pub = createPublicKey(priv);
+  const rsaBits = priv.asymmetricKeyDetails!.modulusLength!;
+  const ct = publicEncrypt({ key: pub, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, randomBytes(64));
+  const decrypt = () => privateDecrypt({ key: priv, oaepHash: 'sha256', padding: constants.RSA_PKCS1_OAEP_PADDING }, ct);
+  const rsaMicros = cpuPerCall(decrypt, SMOKE ? 2 : 20, SMOKE ? 10 : 300);
+  const R = SMOKE ? 10 : 300;
+  const t = performance.now();
+  for (let i = 0; i < R; i++) decrypt();
+  const oaepPerSecond = R / ((performance.now() - t) / 1000);
+  return { sddp, eddp, floor: floorMicros(SMOKE), rsaBits, rsaMicros, oaepPerSecond, skepPerSecond: (M / vendorMs) * 1000 };
 }
 
 // Run as a program (bench/vendor.ts runs this file bundled, in its own process): one JSON line.

@@ -1,162 +1,73 @@
 /**
- * What does the cryptography cost (paper §6)? Deliveries/s of an SDDP- and an EDDP-protected route
- * serving a 1 KiB personalized page, against a plain route of the same server serving the same
- * page, measured with autocannon on loopback in one run, printed as ratios. Plus the vendor's CPU
- * time per SDDP request against one RSA-2048 private operation, and SKEP registrations per second.
+ * What does the protocol cost a vendor (paper §6)? Deliveries/s of an SDDP- and an EDDP-protected
+ * route serving a 1 KiB personalized page, against a plain route of the same server serving the same
+ * page, measured with autocannon on loopback in one run: rates and their ratios, the server's CPU
+ * time per request, client-observed p50/p99, and the server's event-loop stalls over 10 ms. Against
+ * the floor of a secure step (one HMAC-SHA256 over the request and one AES-256-GCM seal of the
+ * answer on node:crypto), measured in the server process in the same run. Then, in a second process,
+ * the same requests pushed through the vendor core without HTTP, split into phases
+ * (bench/vendor-cpu.ts), one RSA private operation, and SKEP registrations/s against the raw RSA-OAEP
+ * decryption rate of the vendor's key.
  *
  *   npx tsx bench/vendor.ts [--seconds 8] [--connections 16] [--smoke]
  *
- * The server runs in its own process (one core), the load generator here (the other core).
- * --smoke: a few hundred requests per run and a short in-process run, to prove the script works
- * from a fresh clone (the test command runs it); its figures mean nothing.
+ * The server runs in its own process (bench/vendor-server.ts, SQLite on a file), the load generator
+ * here: on this 2-core machine each has about one core. --smoke: a few hundred requests per run and
+ * a short in-process run, to prove the script works from a fresh clone (the test command runs it);
+ * its figures mean nothing. JANUS_BENCH_PROFILE=<dir>: the server writes a V8 CPU profile there when
+ * it exits, and bench/profile.ts attributes it to phases.
  */
-import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { createInterface } from 'node:readline';
+import type autocannon from 'autocannon';
 import { parseArgs } from 'node:util';
-import { b64u, fromHex, randomBytes } from '../src/crypto/bytes.ts';
-import { contentDigest } from '../src/crypto/digest.ts';
-import { signHmac } from '../src/crypto/httpsig.ts';
+import { fromHex } from '../src/crypto/bytes.ts';
 import { useCryptoProvider } from '../src/crypto/provider.ts';
-import { HEADER, keyidOf, slotKey, slotOf, TAG } from '../src/protocol/index.ts';
+import { HEADER, TAG } from '../src/protocol/index.ts';
 import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
+import { fmtRun, pct, serverStats, signedGet, signedPool, startBundled, timedRun, type ClientKey, type RunResult } from './load.ts';
+import type { ServerInfo } from './vendor-server.ts';
+import type { CpuReport } from './vendor-cpu.ts';
 
 useCryptoProvider(nodeCryptoProvider);
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, connections: { type: 'string', default: '16' }, smoke: { type: 'boolean', default: false } } });
 const SMOKE = values.smoke;
 const seconds = Number(values.seconds);
 const connections = SMOKE ? 2 : Number(values.connections);
-/** autocannon's length of a run: `seconds`, or in a smoke run a few hundred requests. */
 const length = (requests = 300) => (SMOKE ? { amount: requests } : { duration: seconds });
+const env = SMOKE ? { JANUS_BENCH_SMOKE: '1' } : {};
 
-// ---- server process: bundled to plain JavaScript first, as a site would deploy it (running it
-// through tsx would add its loader hooks and keep-names wrappers to every request). The bundle
-// keeps better-sqlite3 (a native module) outside, so it is written inside this checkout: Node
-// resolves a bare import from the importing file's folder upwards (NODE_PATH does not apply to
-// ES modules), and this folder is below the checkout's node_modules wherever it was cloned.
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cacheDir = join(root, 'node_modules', '.cache');
-mkdirSync(cacheDir, { recursive: true });
-const outDir = mkdtempSync(join(cacheDir, 'janus-bench-'));
-process.on('exit', () => rmSync(outDir, { recursive: true, force: true }));
-async function bundle(name: string): Promise<string> {
-  const outfile = join(outDir, name.replace(/\.ts$/, '.mjs'));
-  await build({
-    entryPoints: [new URL(`./${name}`, import.meta.url).pathname],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['better-sqlite3'],
-    outfile,
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-    logLevel: 'error',
-  });
-  return outfile;
-}
-const env = { ...process.env, ...(SMOKE ? { JANUS_BENCH_SMOKE: '1' } : {}) };
-// JANUS_BENCH_PROFILE=<dir>: the server writes a V8 CPU profile there when the run ends (for finding costs, not for figures).
-const profile = process.env.JANUS_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.JANUS_BENCH_PROFILE] : [];
-const child = spawn(process.execPath, [...profile, await bundle('vendor-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'], env });
-process.on('exit', () => child.kill());
-const line = (await once(createInterface({ input: child.stdout! }), 'line'))[0] as string;
-const info = JSON.parse(line) as { origin: string; alias: string; gen: number; k: string };
-const k = fromHex(info.k);
-const key = { alias: info.alias, gen: info.gen, k };
-const emptyDigest = contentDigest(new Uint8Array(0));
+const server = await startBundled<ServerInfo>('vendor-server.ts', [JSON.stringify({ smoke: SMOKE })], env, process.env.JANUS_BENCH_PROFILE);
+const info = server.info;
+const key: ClientKey = { alias: info.alias!, gen: info.gen!, k: fromHex(info.k!) };
+const ck = fromHex(info.ck);
+const stats = () => serverStats(info.origin);
+const floorOf = async () => ((await (await fetch(info.origin + '/floor')).json()) as { floor: number }).floor;
+const run = async (title: string, requests: autocannon.Request[]): Promise<RunResult> => {
+  const r = await timedRun({ title, url: info.origin, connections, ...length(), requests, stats });
+  console.log(fmtRun(r));
+  return r;
+};
 
-/** A signed SDDP/EDDP GET, built synchronously (autocannon's setupRequest is synchronous). */
-function signedGet(path: string, tag: string, challenge?: string): Record<string, string> {
-  const now = Math.floor(Date.now() / 1000);
-  const n = slotOf(now);
-  const slot = slotKey(k, n);
-  const headers: Record<string, string> = { 'content-digest': emptyDigest };
-  const components = ['@method', '@target-uri', 'content-digest'];
-  if (challenge) {
-    headers[HEADER.challenge] = challenge;
-    components.push(HEADER.challenge);
-  }
-  const sig = signHmac(slot.km, 'janus', components, { created: now, nonce: b64u.encode(randomBytes(16)), alg: 'hmac-sha256', keyid: keyidOf(key.alias, key.gen, n), tag }, {
-    method: 'GET',
-    targetUri: info.origin + path,
-    headers,
-  });
-  return { ...headers, 'signature-input': sig.signatureInput, signature: sig.signature };
-}
-
-/**
- * SDDP requests signed before the run: the load generator then spends on each about what it spends
- * on a plain request, so the server, not the signing client, is what the run measures. (Requests
- * signed on the fly after the pool runs out are still valid, only slower to make.)
- */
-function signedPool(path: string, tag: string, count: number): Record<string, string>[] {
-  const out: Record<string, string>[] = [];
-  for (let i = 0; i < count; i++) out.push(signedGet(path, tag));
-  return out;
-}
-
-/** The server process's CPU time so far, in microseconds. */
-async function serverCpu(): Promise<number> {
-  const u = (await (await fetch(info.origin + '/cpu')).json()) as { user: number; system: number };
-  return u.user + u.system;
-}
-
-async function run(title: string, requests: autocannon.Request[]): Promise<{ rps: number; non2xx: number; p50: number; p99: number; cpu: number }> {
-  const before = await serverCpu();
-  const r = await autocannon({ url: info.origin, connections, ...length(), requests });
-  // Server CPU per request: the cost of one request to the server whatever limits the rate (the
-  // load generator shares this 2-core machine).
-  const cpu = (await serverCpu()) - before;
-  const perRequest = cpu / Math.max(1, r.requests.total);
-  const rps = r.requests.average;
-  console.log(`  ${title.padEnd(34)} ${rps.toFixed(0).padStart(7)} req/s  server CPU ${perRequest.toFixed(0).padStart(4)} us/req  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}`);
-  return { rps, non2xx: r.non2xx, p50: r.latency.p50, p99: r.latency.p99, cpu: perRequest };
-}
-
-type Ctx = { challenge?: string };
 console.log(
   SMOKE
     ? `Janus vendor benchmark, smoke run (${connections} connections, 300 requests per run): proves the script works; the figures mean nothing`
-    : `Janus vendor benchmark: ${connections} connections, ${seconds} s per run, loopback, 1 KiB personalized page`,
+    : `Janus vendor benchmark: ${connections} connections, ${seconds} s per run, loopback, 1 KiB personalized page, SQLite`,
 );
-// Warm-up so the JIT and SQLite page cache are in the same state for every run.
-await autocannon({ url: info.origin + '/plain', connections, ...(SMOKE ? { amount: 100 } : { duration: 2 }) });
+const floorBefore = await floorOf();
+// Warm-up, so the JIT and SQLite's page cache are in the same state for every run.
+await timedRun({ title: 'warm-up', url: info.origin, connections, ...(SMOKE ? { amount: 100 } : { duration: 2 }), requests: [{ method: 'GET', path: '/plain' }], stats });
 const plain = await run('plain route (baseline)', [{ method: 'GET', path: '/plain' }]);
-const sddpPool = signedPool('/sddp', TAG.sddp, SMOKE ? 400 : Math.ceil(plain.rps * seconds * 1.2));
-const sddp = await run('SDDP route', [{ method: 'GET', path: '/sddp', setupRequest: (req) => ({ ...req, headers: sddpPool.pop() ?? signedGet('/sddp', TAG.sddp) }) }]);
-// Steady state: each delivery carries a challenge from an earlier EDDP response (§9.2). A
-// connection keeps the challenges its responses brought and asks the challenge endpoint only when it
-// has none left (at the start, and whenever autocannon has more than one request in flight on it).
-// autocannon clears a connection's context each time it wraps around its request list, so the list
-// is one long run of this request.
-type SteadyCtx = { q?: string[] };
-const steadyCount = { deliveries: 0, challenges: 0 };
-const steadyRequest: autocannon.Request = {
-  method: 'GET',
-  path: '/eddp',
-  setupRequest: (req, context: SteadyCtx) => {
-    const challenge = context.q?.shift();
-    if (!challenge) {
-      steadyCount.challenges++;
-      return { ...req, method: 'POST', path: '/.janus/challenge', headers: { [HEADER.alias]: key.alias } };
-    }
-    steadyCount.deliveries++;
-    return { ...req, method: 'GET', path: '/eddp', headers: signedGet('/eddp', TAG.eddp, challenge) };
-  },
-  onResponse: (_s, _b, context: SteadyCtx, headers) => {
-    const c = (headers as Record<string, string>)[HEADER.challenge];
-    if (c) (context.q ??= []).push(c);
-  },
-};
-const steadyRun = await run('EDDP route, steady state', new Array<autocannon.Request>(1_000_000).fill(steadyRequest));
-// Deliveries only: the challenge requests among them are taken out.
-const steady = { ...steadyRun, rps: (steadyRun.rps * steadyCount.deliveries) / Math.max(1, steadyCount.deliveries + steadyCount.challenges) };
-console.log(`    (${steadyCount.challenges} challenge requests among ${steadyCount.deliveries + steadyCount.challenges}: ${steady.rps.toFixed(0)} deliveries/s)`);
+// Pools sized for the run at the plain route's rate at most; past the end requests are signed on the fly.
+const poolSize = SMOKE ? 400 : Math.min(400_000, Math.ceil(plain.rps * seconds * 0.8));
+const sddpPool = signedPool({ keys: [key], idV: info.origin, path: '/sddp', level: 'sddp', count: poolSize });
+const sddp = await run('SDDP route', [{ method: 'GET', path: '/sddp', setupRequest: (req) => ({ ...req, headers: sddpPool.pop() ?? signedGet(key, info.origin + '/sddp', TAG.sddp) }) }]);
+sddpPool.length = 0;
+// Steady state: every delivery carries a challenge an earlier EDDP answer piggybacked (§9.2).
+const eddpPool = signedPool({ keys: [key], idV: info.origin, path: '/eddp', level: 'eddp', count: poolSize, ck });
+const steady = await run('EDDP route, steady state', [
+  { method: 'GET', path: '/eddp', setupRequest: (req) => ({ ...req, headers: eddpPool.pop() ?? signedPool({ keys: [key], idV: info.origin, path: '/eddp', level: 'eddp', count: 1, ck })[0]! }) },
+]);
+eddpPool.length = 0;
+type Ctx = { challenge?: string };
 const cold = await run('EDDP route, cold (challenge first)', [
   {
     method: 'POST',
@@ -166,37 +77,64 @@ const cold = await run('EDDP route, cold (challenge first)', [
       context.challenge = (headers as Record<string, string>)[HEADER.challenge];
     },
   },
-  { method: 'GET', path: '/eddp', setupRequest: (req, context: Ctx) => ({ ...req, headers: signedGet('/eddp', TAG.eddp, context.challenge) }) },
+  { method: 'GET', path: '/eddp', setupRequest: (req, context: Ctx) => ({ ...req, headers: signedGet(key, info.origin + '/eddp', TAG.eddp, context.challenge) }) },
 ]);
 const coldDeliveries = cold.rps / 2;
+const floor = Math.min(floorBefore, await floorOf());
 
-// ---- in-process CPU cost: one SDDP request through the vendor core vs one RSA-2048 private op
-child.kill();
-const cpuChild = spawn(process.execPath, [await bundle('vendor-cpu.ts')], { stdio: ['ignore', 'pipe', 'inherit'], env });
-process.on('exit', () => cpuChild.kill());
-const { sddpMicros, sddpCryptoMicros, floorMicros, rsaMicros, eddpMicros, skepPerSecond } = JSON.parse((await once(createInterface({ input: cpuChild.stdout! }), 'line'))[0] as string) as {
-  sddpMicros: number;
-  sddpCryptoMicros: number;
-  floorMicros: number;
-  rsaMicros: number;
-  eddpMicros: number;
-  skepPerSecond: number;
+// ---- where the server's time goes: the same three routes again under V8's sampling profiler
+// (slower while it samples), each phase scaled so that a route's phases add up to its CPU per
+// request in the unprofiled run above.
+type Phases = Map<string, { us: number; crypto: number }>;
+async function profiled(path: string, base: RunResult, headers?: () => Record<string, string>): Promise<Phases> {
+  await fetch(`${info.origin}/profile/start?interval=${SMOKE ? 500 : 50}`);
+  const r = await timedRun({ title: 'profiled', url: info.origin, connections, ...(SMOKE ? { amount: 300 } : { duration: 3 }), requests: [{ method: 'GET', path, ...(headers ? { setupRequest: (req) => ({ ...req, headers: headers() }) } : {}) }], stats });
+  const p = (await (await fetch(`${info.origin}/profile/stop`)).json()) as { busy: number; phases: [string, { us: number; crypto: number }][] };
+  const scale = base.cpu / (p.busy / r.total);
+  return new Map(p.phases.map(([k, v]) => [k, { us: (v.us / r.total) * scale, crypto: (v.crypto / r.total) * scale }]));
+}
+const profCount = SMOKE ? 400 : Math.min(200_000, Math.ceil(sddp.rps * 3 * 1.5));
+const pool2 = signedPool({ keys: [key], idV: info.origin, path: '/sddp', level: 'sddp', count: profCount });
+const pool3 = signedPool({ keys: [key], idV: info.origin, path: '/eddp', level: 'eddp', count: profCount, ck });
+const phases = {
+  plain: await profiled('/plain', plain),
+  sddp: await profiled('/sddp', sddp, () => pool2.pop() ?? signedGet(key, info.origin + '/sddp', TAG.sddp)),
+  eddp: await profiled('/eddp', steady, () => pool3.pop() ?? signedPool({ keys: [key], idV: info.origin, path: '/eddp', level: 'eddp', count: 1, ck })[0]!),
 };
+await server.stop();
 
-const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
-console.log('\nResults (ratios against the same run\'s baseline):');
-console.log(`  SDDP deliveries/s vs plain              ${pct(sddp.rps, plain.rps)}   (goal >= 80%)`);
-// What the goal leaves the protocol, in the server's own CPU time per request over HTTP.
-console.log(`    over HTTP SDDP adds ${(sddp.cpu - plain.cpu).toFixed(0)} us of server CPU per request; 80% allows ${(plain.cpu / 4).toFixed(0)} us (a quarter of the plain route's ${plain.cpu.toFixed(0)} us)`);
-console.log(`    floor of any secure step here: one HMAC-SHA256 + one AES-256-GCM seal of 1 KiB on node:crypto = ${floorMicros.toFixed(1)} us (in process, unloaded)`);
-console.log(`  EDDP steady-state deliveries/s vs plain ${pct(steady.rps, plain.rps)}   (goal >= 70%)`);
-console.log(`  EDDP cold deliveries/s vs plain         ${pct(coldDeliveries, plain.rps)}   (challenge round trip every time)`);
-console.log(`  vendor CPU per SDDP request             ${sddpMicros.toFixed(1)} us vs RSA-2048 private op ${rsaMicros.toFixed(0)} us: ${(rsaMicros / sddpMicros).toFixed(0)}x cheaper   (goal >= 50x)`);
-console.log(`    of which symmetric primitives (SHA-256, HMAC, HKDF, AES-GCM): ${sddpCryptoMicros.toFixed(1)} us, ${(rsaMicros / sddpCryptoMicros).toFixed(0)}x cheaper than the RSA op`);
-console.log(`  vendor CPU per steady-state EDDP request ${eddpMicros.toFixed(1)} us (in-process, like the SDDP figure)`);
-console.log(`  SKEP registrations/s (one core)         ${skepPerSecond.toFixed(0)}`);
-if (plain.non2xx || sddp.non2xx || steady.non2xx || cold.non2xx) {
-  console.log('  WARNING: some responses were not 2xx; the figures above are not valid.');
+// ---- in process: the same requests through the vendor core, per phase; RSA; SKEP
+const cpuChild = await startBundled<CpuReport>('vendor-cpu.ts', [], env);
+const c = cpuChild.info;
+await cpuChild.stop();
+
+console.log('\nServer CPU per request by phase over HTTP (us; in brackets the part inside node:crypto), from a profiled run of each route:');
+const names = [...new Set([...phases.plain.keys(), ...phases.sddp.keys(), ...phases.eddp.keys()])].sort((a, b) => (phases.eddp.get(b)?.us ?? 0) - (phases.eddp.get(a)?.us ?? 0));
+const cell = (m: Phases, k: string) => {
+  const v = m.get(k);
+  return v ? `${v.us.toFixed(1)}${v.crypto >= 0.05 ? ` (${v.crypto.toFixed(1)})` : ''}`.padStart(13) : '-'.padStart(13);
+};
+console.log(`  ${'phase'.padEnd(36)} ${'plain'.padStart(13)} ${'SDDP'.padStart(13)} ${'EDDP steady'.padStart(13)}`);
+for (const k of names) console.log(`  ${k.padEnd(36)} ${cell(phases.plain, k)} ${cell(phases.sddp, k)} ${cell(phases.eddp, k)}`);
+console.log(`  ${'total'.padEnd(36)} ${plain.cpu.toFixed(1).padStart(13)} ${sddp.cpu.toFixed(1).padStart(13)} ${steady.cpu.toFixed(1).padStart(13)}`);
+
+const x = (a: number) => `${(a / floor).toFixed(1)}x the floor`;
+console.log(`\nFloor of a secure step, in the server process: one HMAC-SHA256 + one AES-256-GCM seal of 1 KiB on node:crypto = ${floor.toFixed(1)} us`);
+console.log("Results (ratios against the same run's baseline):");
+console.log(`  SDDP deliveries/s vs plain                ${pct(sddp.rps, plain.rps)}`);
+console.log(`  EDDP steady-state deliveries/s vs plain   ${pct(steady.rps, plain.rps)}`);
+console.log(`  EDDP cold deliveries/s vs plain           ${pct(coldDeliveries, plain.rps)}   (challenge round trip every time)`);
+console.log(`  server CPU added over HTTP: SDDP ${(sddp.cpu - plain.cpu).toFixed(1)} us = ${x(sddp.cpu - plain.cpu)} (goal <= 2x); EDDP steady ${(steady.cpu - plain.cpu).toFixed(1)} us = ${x(steady.cpu - plain.cpu)} (goal <= 3x)`);
+console.log(`  p99: EDDP steady ${steady.p99.toFixed(2)} ms vs SDDP ${sddp.p99.toFixed(2)} ms = ${(steady.p99 / sddp.p99).toFixed(1)}x (goal <= 2x); stalls over 10 ms: plain ${plain.server.stalls}, SDDP ${sddp.server.stalls}, EDDP ${steady.server.stalls}`);
+console.log(`  in process (no HTTP), vendor CPU per request: SDDP ${c.sddp.total.toFixed(1)} us = ${x(c.sddp.total)}, EDDP steady ${c.eddp.total.toFixed(1)} us = ${x(c.eddp.total)} (floor in that process ${c.floor.toFixed(1)} us)`);
+for (const [name, p] of [['SDDP', c.sddp], ['EDDP', c.eddp]] as const) {
+  console.log(`    ${name} by phase (us): ${Object.entries(p.phases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+}
+console.log(`  vendor CPU per SDDP request vs one RSA-${c.rsaBits} private operation (${c.rsaMicros.toFixed(0)} us): ${(c.rsaMicros / c.sddp.total).toFixed(0)}x cheaper in process, ${(c.rsaMicros / sddp.cpu).toFixed(0)}x over HTTP`);
+console.log(`  SKEP registrations/s, one at a time: ${c.skepPerSecond.toFixed(0)} vs RSA-OAEP-${c.rsaBits} decryptions/s ${c.oaepPerSecond.toFixed(0)} = ${pct(c.skepPerSecond, c.oaepPerSecond)} (goal >= 80%)`);
+const bad = [plain, sddp, steady, cold].filter((r) => r.non2xx || r.errors);
+if (bad.length) {
+  console.log(`  WARNING: ${bad.map((r) => r.title).join(', ')}: answers that were not 2xx; the figures above are not valid.`);
   process.exitCode = 1;
 }
 process.exit();

@@ -20,6 +20,10 @@ run() {
 }
 
 run npx tsx bench/vendor.ts --smoke
+run npx tsx bench/sites.ts --smoke
+run npx tsx bench/skep.ts --smoke
+run npx tsx bench/scale.ts --smoke
+run npx tsx bench/instances.ts --smoke
 run npx tsx bench/framing.ts --smoke
 run npx tsx bench/fuzz.ts --smoke
 run npx tsx bench/rate-limit.ts --smoke

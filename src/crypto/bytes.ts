@@ -64,17 +64,36 @@ export function fromUtf8(b: Uint8Array): string {
 export function u32be(n: number): Uint8Array {
   if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`"n" expected uint32, got ${n}`);
   const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n, false);
+  out[0] = n >>> 24;
+  out[1] = n >>> 16;
+  out[2] = n >>> 8;
+  out[3] = n;
   return out;
 }
 
 export function u64be(n: number): Uint8Array {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`"n" expected uint64 (safe integer), got ${n}`);
   const out = new Uint8Array(8);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, Math.floor(n / 2 ** 32), false);
-  view.setUint32(4, n >>> 0, false);
+  writeU64be(out, 0, n);
   return out;
+}
+
+/**
+ * Writes `n` (a non-negative safe integer, checked by the caller) as 8 big-endian bytes at `o`:
+ * byte stores instead of a DataView, whose creation costs more than the write (a vendor encodes a
+ * few per EDDP request).
+ */
+export function writeU64be(out: Uint8Array, o: number, n: number): void {
+  const hi = Math.floor(n / 2 ** 32);
+  const lo = n >>> 0;
+  out[o] = hi >>> 24;
+  out[o + 1] = hi >>> 16;
+  out[o + 2] = hi >>> 8;
+  out[o + 3] = hi;
+  out[o + 4] = lo >>> 24;
+  out[o + 5] = lo >>> 16;
+  out[o + 6] = lo >>> 8;
+  out[o + 7] = lo;
 }
 
 /** Length-prefixed field: u32be(len) || bytes. Used wherever several variable fields are hashed together. */
@@ -173,27 +192,59 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-// Small random values come from a pool filled 4 KiB at a time: one getRandomValues call costs
-// about as much as 5 us, and a vendor takes two or three nonces/salts per message. Bytes are handed
-// out once (copied, then zeroed in the pool).
-const POOL = new Uint8Array(4096);
-let poolAt = POOL.length;
+/**
+ * Random bytes drawn from `crypto.getRandomValues` a block at a time: one call costs about as much as
+ * 5 us, and a vendor takes two or three nonces and IVs per message. Bytes are handed out once
+ * (copied, then zeroed in the block). The module's `randomBytes` uses one shared pool, which
+ * `resetRandomPool` empties; a caller that wants its own (a worker, a test) makes one.
+ */
+export class RandomPool {
+  private readonly block: Uint8Array;
+  private at: number;
+  constructor(blockSize = 4096) {
+    if (!Number.isInteger(blockSize) || blockSize < 256 || blockSize > 65536) throw new RangeError(`"blockSize" expected 256..65536, got ${blockSize}`);
+    this.block = new Uint8Array(blockSize);
+    this.at = blockSize;
+  }
 
-export function randomBytes(n: number): Uint8Array {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`"n" expected a non-negative integer, got ${n}`);
-  if (n > 256) {
-    const out = new Uint8Array(n);
-    for (let o = 0; o < n; o += 65536) crypto.getRandomValues(out.subarray(o, Math.min(n, o + 65536)));
+  /** `n` fresh random bytes: up to 256 from the block, larger requests straight from getRandomValues. */
+  take(n: number): Uint8Array {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`"n" expected a non-negative integer, got ${n}`);
+    if (n > 256) {
+      const out = new Uint8Array(n);
+      for (let o = 0; o < n; o += 65536) crypto.getRandomValues(out.subarray(o, Math.min(n, o + 65536)));
+      return out;
+    }
+    if (this.at + n > this.block.length) {
+      crypto.getRandomValues(this.block);
+      this.at = 0;
+    }
+    const out = this.block.slice(this.at, this.at + n);
+    this.block.fill(0, this.at, this.at + n);
+    this.at += n;
     return out;
   }
-  if (poolAt + n > POOL.length) {
-    crypto.getRandomValues(POOL);
-    poolAt = 0;
+
+  /** Zeroes the unused bytes and drops them: the next `take` draws a new block. */
+  reset(): void {
+    this.block.fill(0);
+    this.at = this.block.length;
   }
-  const out = POOL.slice(poolAt, poolAt + n);
-  POOL.fill(0, poolAt, poolAt + n);
-  poolAt += n;
-  return out;
+}
+
+const pool = new RandomPool();
+
+export function randomBytes(n: number): Uint8Array {
+  return pool.take(n);
+}
+
+/**
+ * Empties the shared pool behind `randomBytes` (its unused bytes are zeroed): the only state this
+ * module keeps. For a process that must not carry drawn-but-unused randomness across a snapshot or
+ * a fork of its memory, and for tests.
+ */
+export function resetRandomPool(): void {
+  pool.reset();
 }
 
 /** Best-effort wipe of a temporary secret (JS gives no guarantee about copies the engine made). */

@@ -21,21 +21,49 @@ export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-// K_n is used by every message of a slot: remembered per key object (both sides keep their K in one
-// Uint8Array per client), for the few slots of the acceptance window. Never stored anywhere else.
-const slotCache = new WeakMap<Uint8Array, Map<number, SlotKey>>();
+/**
+ * K_n is used by every message of a slot, so it is remembered per key object (both sides keep
+ * their K in one Uint8Array per client) for the few slots of the acceptance window, and never
+ * stored anywhere else. Entries go with their K (a WeakMap). `slotKey` uses one shared cache, which
+ * `clearSlotKeys` empties (the extension on lock, a test); a caller that wants its slot keys apart
+ * passes its own.
+ */
+export class SlotKeyCache {
+  private perKey = new WeakMap<Uint8Array, Map<number, SlotKey>>();
 
-export function slotKey(k: Uint8Array, n: number): SlotKey {
+  get(k: Uint8Array, n: number): SlotKey | undefined {
+    return this.perKey.get(k)?.get(n);
+  }
+
+  set(k: Uint8Array, sk: SlotKey): void {
+    let m = this.perKey.get(k);
+    if (!m) this.perKey.set(k, (m = new Map()));
+    if (m.size >= 8) m.clear();
+    m.set(sk.n, sk);
+  }
+
+  /** Forgets every slot key (they are collected with the cache's old table). */
+  clear(): void {
+    this.perKey = new WeakMap();
+  }
+}
+
+const shared = new SlotKeyCache();
+
+/** Empties the shared slot-key cache behind `slotKey` (the only state this module keeps). */
+export function clearSlotKeys(): void {
+  shared.clear();
+}
+
+/** K_n of `k` for slot `n`; `cache` null derives it afresh and remembers nothing. */
+export function slotKey(k: Uint8Array, n: number, cache: SlotKeyCache | null = shared): SlotKey {
   if (!(k instanceof Uint8Array) || k.length !== KEY_BYTES) throw new JanusError('bad_input', 'K must be 64 bytes');
   if (!Number.isSafeInteger(n) || n < 0) throw new JanusError('bad_input', `slot must be a non-negative integer, got ${n}`);
-  let perKey = slotCache.get(k);
-  const hit = perKey?.get(n);
+  const hit = cache?.get(k, n);
   if (hit) return hit;
   const kn = hkdfSha256(k, new Uint8Array(0), concat(utf8(LABEL.slotKey), u64be(n)), KEY_BYTES);
   const sk: SlotKey = Object.freeze({ n, ke: kn.subarray(0, 32), km: kn.subarray(32, 64) });
-  if (!perKey) slotCache.set(k, (perKey = new Map()));
-  if (perKey.size >= 8) perKey.clear();
-  perKey.set(n, sk);
+  cache?.set(k, sk);
   return sk;
 }
 

@@ -3,17 +3,16 @@
  * the SKEP token (sealed pending SKEP state, §7.2) and the EDDP challenge N_V (§9.1).
  * Their formats are the vendor's business; these are the reference ones from the spec.
  */
-import { gcm } from '@noble/ciphers/aes.js';
-import { b64u, concat, equalBytes, fromUtf8, lp, randomBytes, u32be, u64be, utf8 } from '../crypto/bytes.ts';
+import { abytes, b64u, concat, equalBytes, fromUtf8, randomBytes, u32be, u64be, utf8, writeU64be } from '../crypto/bytes.ts';
 import { hmacSha256 } from '../crypto/hash.ts';
+import { aesGcmSync } from '../crypto/sealed.ts';
 import { guard, JanusError } from '../errors.ts';
 import { CHALLENGE_TTL, KEY_BYTES, LABEL, LIMITS, SKEP_TOKEN_TTL } from './constants.ts';
 import { ALIAS_RE } from './janus.ts';
 
 function readU64(b: Uint8Array, off: number): number {
-  const v = new DataView(b.buffer, b.byteOffset + off, 8);
-  const hi = v.getUint32(0, false);
-  const lo = v.getUint32(4, false);
+  const hi = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
+  const lo = ((b[off + 4]! << 24) | (b[off + 5]! << 16) | (b[off + 6]! << 8) | b[off + 7]!) >>> 0;
   if (hi >= 2 ** 21) return Number.MAX_SAFE_INTEGER;
   return hi * 2 ** 32 + lo;
 }
@@ -40,7 +39,7 @@ export function sealSkepToken(
   const iv = fixed?.iv ?? randomBytes(12);
   const r = fixed?.r ?? randomBytes(16);
   const pt = concat(r, u64be(expires), u32be(p.gen), u64be(p.n), p.k, utf8(p.alias));
-  const ct = gcm(tk, iv, utf8(LABEL.skepToken + idV)).encrypt(pt);
+  const ct = aesGcmSync.seal(tk, iv, pt, utf8(LABEL.skepToken + idV));
   return { token: `t1.${b64u.encode(concat(iv, ct))}`, expires };
 }
 
@@ -48,10 +47,11 @@ export function openSkepToken(tk: Uint8Array, idV: string, token: string, now: n
   if (token.length > LIMITS.skepToken || !token.startsWith('t1.')) throw new JanusError('skep_token_invalid', 'not a SKEP token');
   const raw = guard('skep_token_invalid', () => b64u.decode(token.slice(3)));
   if (raw.length < 12 + 16 + 8 + 4 + 8 + KEY_BYTES + 16) throw new JanusError('skep_token_invalid', 'SKEP token too short');
-  const pt = guard('skep_token_invalid', () => gcm(tk, raw.subarray(0, 12), utf8(LABEL.skepToken + idV)).decrypt(raw.subarray(12)), 'SKEP token does not verify');
+  const pt = guard('skep_token_invalid', () => aesGcmSync.open(tk, raw.subarray(0, 12), raw.subarray(12), utf8(LABEL.skepToken + idV)));
+  if (!pt) throw new JanusError('skep_token_invalid', 'SKEP token does not verify');
   const expires = readU64(pt, 16);
   if (expires < now) throw new JanusError('skep_token_invalid', 'SKEP token expired');
-  const gen = new DataView(pt.buffer, pt.byteOffset + 24, 4).getUint32(0, false);
+  const gen = ((pt[24]! << 24) | (pt[25]! << 16) | (pt[26]! << 8) | pt[27]!) >>> 0;
   const n = readU64(pt, 28);
   const k = pt.slice(36, 36 + KEY_BYTES);
   const alias = guard('skep_token_invalid', () => fromUtf8(pt.subarray(36 + KEY_BYTES)));
@@ -59,35 +59,46 @@ export function openSkepToken(tk: Uint8Array, idV: string, token: string, now: n
   return { alias, gen, n, k, expires, r: pt.slice(0, 16) };
 }
 
-// The MAC input's constant head, utf8(label) || lp(id_V), per vendor origin: built once.
-const challengeHeads = new Map<string, Uint8Array>();
-
+/**
+ * §9.1: HMAC(CK, utf8(label) || lp(id_V) || lp(alias) || r || u64be(exp))[0..16), the MAC input
+ * written into one buffer (the alias is ASCII by ALIAS_RE in every caller, but it is encoded as
+ * UTF-8 all the same). No state is kept between calls.
+ */
 function challengeTag(ck: Uint8Array, idV: string, alias: string, r: Uint8Array, expires: number): Uint8Array {
-  let head = challengeHeads.get(idV);
-  if (head === undefined) {
-    head = concat(utf8(LABEL.challenge), lp(idV));
-    if (challengeHeads.size < 16) challengeHeads.set(idV, head);
-  }
-  // §9.1: utf8(label) || lp(id_V) || lp(alias) || r || u64be(exp), written into one buffer (the
-  // alias is ASCII by ALIAS_RE in every caller, but it is encoded as UTF-8 all the same).
+  const v = utf8(idV);
   const a = utf8(alias);
-  const msg = new Uint8Array(head.length + 4 + a.length + r.length + 8);
-  const view = new DataView(msg.buffer);
-  msg.set(head, 0);
-  let o = head.length;
-  view.setUint32(o, a.length, false);
-  msg.set(a, o + 4);
-  o += 4 + a.length;
+  const msg = new Uint8Array(CHALLENGE_LABEL.length + 4 + v.length + 4 + a.length + r.length + 8);
+  msg.set(CHALLENGE_LABEL, 0);
+  let o = CHALLENGE_LABEL.length;
+  o = putLp(msg, o, v);
+  o = putLp(msg, o, a);
   msg.set(r, o);
-  o += r.length;
-  msg.set(u64be(expires), o);
+  writeU64be(msg, o + r.length, expires);
   return hmacSha256(ck, msg).subarray(0, 16);
+}
+
+const CHALLENGE_LABEL = utf8(LABEL.challenge);
+
+/** lp(b) written at `o`: u32be(length) || b. Returns the offset after it. */
+function putLp(out: Uint8Array, o: number, b: Uint8Array): number {
+  const n = b.length;
+  out[o] = n >>> 24;
+  out[o + 1] = n >>> 16;
+  out[o + 2] = n >>> 8;
+  out[o + 3] = n;
+  out.set(b, o + 4);
+  return o + 4 + n;
 }
 
 /** §9.1: c1.b64u(r || exp || HMAC(CK, ...)[0..16)): bound to the alias, expiring, stateless to check. */
 export function issueChallenge(ck: Uint8Array, idV: string, alias: string, now: number, r = randomBytes(16)): { challenge: string; expires: number } {
   const expires = now + CHALLENGE_TTL;
-  return { challenge: `c1.${b64u.encode(concat(r, u64be(expires), challengeTag(ck, idV, alias, r, expires)))}`, expires };
+  if (!Number.isSafeInteger(expires) || expires < 0) throw new RangeError(`"now" expected Unix seconds, got ${now}`);
+  const raw = new Uint8Array(40);
+  raw.set(abytes('r', r, 16), 0);
+  writeU64be(raw, 16, expires);
+  raw.set(challengeTag(ck, idV, alias, r, expires), 24);
+  return { challenge: `c1.${b64u.encode(raw)}`, expires };
 }
 
 /** §9.1: checks a challenge; returns its one-time key (to be consumed after the MAC verifies). */

@@ -1,6 +1,6 @@
 /** ClientRecord <-> ClientRow, with the client key encrypted at rest (a copy of the database alone yields no key). */
-import { gcm } from '@noble/ciphers/aes.js';
 import { concat, randomBytes, u32be, utf8 } from '../crypto/bytes.ts';
+import { aesGcmSync } from '../crypto/sealed.ts';
 import { JanusError } from '../errors.ts';
 import type { ChainState, ClientRecord, JsonObject, Receipt } from '../protocol/index.ts';
 import type { ClientRow } from './store.ts';
@@ -11,7 +11,8 @@ function aad(alias: string, gen: number): Uint8Array {
 
 function seal(rk: Uint8Array, iv: Uint8Array, pt: Uint8Array, ad: Uint8Array): Uint8Array {
   // The AAD binds the ciphertext to its row: a key copied to another alias does not decrypt.
-  return gcm(rk, iv, ad).encrypt(pt);
+  // Native AES-GCM where the provider has it (a vendor reading a client it has not cached decrypts here).
+  return aesGcmSync.seal(rk, iv, pt, ad);
 }
 
 export function encryptKey(rk: Uint8Array, alias: string, gen: number, k: Uint8Array): Uint8Array {
@@ -20,12 +21,12 @@ export function encryptKey(rk: Uint8Array, alias: string, gen: number, k: Uint8A
 }
 
 export function decryptKey(rk: Uint8Array, alias: string, gen: number, keyEnc: Uint8Array): Uint8Array {
-  try {
-    return gcm(rk, keyEnc.subarray(0, 12), aad(alias, gen)).decrypt(keyEnc.subarray(12));
-  } catch {
-    // Wrong KEK, or a row tampered with: an operator problem, not the client's.
-    throw new JanusError('internal', `the stored key of ${alias} does not decrypt (wrong key-encryption key?)`);
-  }
+  const k = keyEnc.length > 12 ? aesGcmSync.open(rk, keyEnc.subarray(0, 12), keyEnc.subarray(12), aad(alias, gen)) : null;
+  // Wrong KEK, or a row tampered with: an operator problem, not the client's.
+  if (!k) throw new JanusError('internal', `the stored key of ${alias} does not decrypt (wrong key-encryption key?)`);
+  // A copy of its own: node:crypto's output is a view into a shared 8 KiB allocation slab, which a
+  // cached key would keep alive.
+  return k.slice();
 }
 
 export function toRow(rk: Uint8Array, r: ClientRecord, version: number): ClientRow {

@@ -11,10 +11,21 @@
  *   through `PRAGMA data_version`: inside every write transaction, so a replay check or a versioned
  *   update is never decided on stale data, and before a read at most every `readStalenessMs`
  *   (before every `fresh` read: the slot-credential check).
+ *
+ * Nothing slow runs on the request thread. SQLite checkpoints the WAL inside the COMMIT that makes
+ * it pass 1000 pages, writing them back to the database and syncing it: 5-10 ms on this project's
+ * machines, far more on a slow disk, for every request waiting in that turn. Once a store has made
+ * 1000 write transactions a worker thread with its own connection runs PASSIVE checkpoints every
+ * 100 ms instead (they never block the writer), and this connection's automatic checkpoint is
+ * pushed out to 64 MiB of WAL as a safety net. Cleanup forgets expired values by expiry bucket
+ * (no scan of the whole map) and deletes the log's expired head in chunks, yielding between them.
  */
 import Database from 'better-sqlite3';
+import { once } from 'node:events';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { JanusError } from '../errors.ts';
 import type { UseOnce } from '../protocol/index.ts';
 import type { ClientRow, Commit, Store } from './store.ts';
@@ -22,6 +33,30 @@ import type { ClientRow, Commit, Store } from './store.ts';
 const SCHEMA_VERSION = 3;
 /** Rows per INSERT when one-time values are appended (statements are prepared per row count). */
 const INSERT_ROWS = 32;
+/** Write transactions after which checkpoints move to their own thread (SQLite's own threshold is 1000 pages). */
+const CHECKPOINTER_AFTER = 1000;
+const CHECKPOINT_EVERY_MS = 100;
+/** This connection's own automatic checkpoint while the checkpointer runs: a safety net, in pages (64 MiB). */
+const SAFETY_CHECKPOINT_PAGES = 16_384;
+/** Seconds per expiry bucket of the in-memory replay map (cleanup visits only the expired buckets). */
+const BUCKET_SECONDS = 64;
+/** Map entries forgotten, or log rows deleted, per event-loop turn during cleanup. */
+const CLEANUP_CHUNK = 8192;
+
+/**
+ * The checkpointer thread: its own connection to the file, a PASSIVE checkpoint every `everyMs`
+ * (copies what the WAL holds back to the database without waiting for, or blocking, the writer;
+ * the writer then starts the WAL over). CommonJS source, so that it runs wherever the store runs.
+ */
+const CHECKPOINTER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.path, { fileMustExist: true });
+db.pragma('busy_timeout = 50');
+const run = () => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {} };
+const timer = setInterval(run, workerData.everyMs);
+parentPort.on('message', (m) => { if (m === 'stop') { clearInterval(timer); db.close(); parentPort.close(); } });
+`;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE clients (
@@ -107,6 +142,12 @@ export interface SqliteStoreOptions {
   readStalenessMs?: number;
   /** Client rows kept in memory (default 100 000). */
   cacheSize?: number;
+  /**
+   * Bytes of the database file SQLite reads through a memory map (PRAGMA mmap_size; default 1 GiB,
+   * 0 turns it off): a client not in the row cache is then read without a system call per page
+   * (bench/scale.ts: a million clients).
+   */
+  mmapBytes?: number;
 }
 
 export class SqliteStore implements Store {
@@ -118,6 +159,16 @@ export class SqliteStore implements Store {
   private pending: { c: Commit; resolve: () => void; reject: (e: unknown) => void }[] = [];
   /** One-time value -> expiry: every unexpired entry of the replay log. */
   private readonly used = new Map<string, number>();
+  /** Expiry bucket (expires / BUCKET_SECONDS) -> the values set with an expiry in it (some since set again or forgotten). */
+  private readonly buckets = new Map<number, string[]>();
+  /**
+   * Undo log of the write transaction running now (key, value before, ...): a transaction that rolls
+   * back restores the map from it. Transactions run synchronously, one at a time.
+   */
+  private undo: (string | number | undefined)[] = [];
+  private writes = 0;
+  private checkpointer: { worker: Worker; exited: Promise<unknown> } | null = null;
+  private cleaning: Promise<number> | null = null;
   /** The last replay-log row this map has seen. */
   private seq = 0;
   private readonly clients = new Map<string, ClientRow>();
@@ -151,6 +202,9 @@ export class SqliteStore implements Store {
     }
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
+    const mmap = opts.mmapBytes ?? 2 ** 30;
+    if (!Number.isSafeInteger(mmap) || mmap < 0) throw new RangeError(`"mmapBytes" expected a non-negative integer, got ${mmap}`);
+    this.db.pragma(`mmap_size = ${mmap}`);
     this.migrate();
     this.staleMs = opts.readStalenessMs ?? 100;
     this.cacheSize = opts.cacheSize ?? 100_000;
@@ -168,11 +222,9 @@ export class SqliteStore implements Store {
       ),
       remove: db.prepare<[string, number]>('DELETE FROM clients WHERE alias = ? AND version = ?'),
       tail: db.prepare<[number, number], { seq: number; key: string; expires: number }>('SELECT seq, key, expires FROM replay WHERE seq > ? AND expires >= ? ORDER BY seq'),
-      cleanup: db.prepare<[number]>(
-        `DELETE FROM replay WHERE seq < min(
-           coalesce((SELECT seq FROM replay WHERE expires >= ? ORDER BY seq LIMIT 1), 9223372036854775807),
-           (SELECT max(seq) FROM replay))`,
-      ),
+      head: db.prepare<[number], { seq: number; expires: number }>('SELECT seq, expires FROM replay ORDER BY seq LIMIT ?'),
+      maxSeq: db.prepare<[], number | null>('SELECT max(seq) FROM replay').pluck(),
+      cleanup: db.prepare<[number]>('DELETE FROM replay WHERE seq < ?'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM clients'),
       gen: db.prepare<[string], number>('SELECT gen FROM clients WHERE alias = ?').pluck(),
       dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
@@ -180,7 +232,7 @@ export class SqliteStore implements Store {
     const s = this.stmts;
     this.tx = db.transaction((c: Commit) => {
       // A failed commit must leave the in-memory state as the rolled-back database.
-      const before = this.snapshotUsed([{ c }]);
+      const mark = this.undo.length;
       const seq = this.seq;
       try {
         if (c.expectKey) this.checkKey(c.expectKey);
@@ -195,7 +247,7 @@ export class SqliteStore implements Store {
         }
         opts.beforeCommit?.(c);
       } catch (e) {
-        this.restoreUsed(before);
+        this.rollBack(mark);
         this.seq = seq; // the savepoint's rows are gone, and their numbers (max + 1) are handed out again
         throw e;
       }
@@ -239,10 +291,32 @@ export class SqliteStore implements Store {
     }
     const rows = later ?? [];
     for (const u of us) {
-      this.used.set(u.key, u.expires);
+      this.undo.push(u.key, this.used.get(u.key));
+      this.remember1(u.key, u.expires);
       rows.push(u.key, u.expires);
     }
     if (!later) this.append(rows);
+  }
+
+  /** Records one value in the map and its expiry bucket. */
+  private remember1(key: string, expires: number): void {
+    this.used.set(key, expires);
+    const b = Math.floor(expires / BUCKET_SECONDS);
+    const list = this.buckets.get(b);
+    if (list) list.push(key);
+    else this.buckets.set(b, [key]);
+  }
+
+  /** Undoes the map back to undo-log position `mark` (a rolled-back transaction or savepoint). */
+  private rollBack(mark: number): void {
+    const u = this.undo;
+    for (let i = u.length - 2; i >= mark; i -= 2) {
+      const k = u[i] as string;
+      const was = u[i + 1] as number | undefined;
+      if (was === undefined) this.used.delete(k);
+      else this.used.set(k, was);
+    }
+    u.length = mark;
   }
 
   /**
@@ -261,7 +335,7 @@ export class SqliteStore implements Store {
       const n = Math.min(INSERT_ROWS, (flat.length - i) / 2);
       let stmt = this.appendStmts[n];
       if (!stmt) stmt = this.appendStmts[n] = this.db.prepare(`INSERT INTO replay (key, expires) VALUES ${new Array(n).fill('(?, ?)').join(', ')}`);
-      this.seq = Number(stmt.run(flat.slice(i, i + 2 * n)).lastInsertRowid);
+      this.seq = Number(stmt.run(i === 0 && 2 * n === flat.length ? flat : flat.slice(i, i + 2 * n)).lastInsertRowid);
       i += 2 * n;
     }
   }
@@ -279,7 +353,7 @@ export class SqliteStore implements Store {
   private tail(minExpires: number): void {
     for (const r of this.stmts.tail.iterate(this.seq, minExpires)) {
       const was = this.used.get(r.key);
-      if (was === undefined || r.expires > was) this.used.set(r.key, r.expires);
+      if (was === undefined || r.expires > was) this.remember1(r.key, r.expires);
       this.seq = r.seq;
     }
   }
@@ -299,39 +373,54 @@ export class SqliteStore implements Store {
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
-    const before = this.snapshotUsed(batch);
     const seq = this.seq;
+    this.undo.length = 0;
     let results: (unknown | null)[];
+    const commits: Commit[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) commits[i] = batch[i]!.c;
     try {
       // IMMEDIATE: the write lock is taken before sync() reads, so nobody appends in between (a
       // deferred transaction that read first could not upgrade after another connection's write).
-      results = this.batchTx.immediate(batch.map((p) => p.c));
+      results = this.batchTx.immediate(commits);
     } catch (e) {
       // The whole transaction rolled back: undo the map, and read the log again at the next look.
-      this.restoreUsed(before);
+      this.rollBack(0);
       this.seq = seq;
       this.dataVersion = -1;
       for (const p of batch) p.reject(e);
       return;
     }
-    batch.forEach((p, i) => {
-      if (results[i] !== null) return p.reject(results[i]);
-      if (p.c.update) this.remember(p.c.update); // committed: the cache follows
-      p.resolve();
-    });
+    this.undo.length = 0;
+    this.wrote();
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      if (results[i] !== null) p.reject(results[i]);
+      else {
+        if (p.c.update) this.remember(p.c.update); // committed: the cache follows
+        p.resolve();
+      }
+    }
   }
 
-  private snapshotUsed(batch: { c: Commit }[]): [string, number | undefined][] {
-    const out: [string, number | undefined][] = [];
-    for (const p of batch) for (const u of p.c.useOnce ?? []) out.push([u.key, this.used.get(u.key)]);
-    return out;
-  }
-
-  private restoreUsed(before: [string, number | undefined][]): void {
-    for (let i = before.length - 1; i >= 0; i--) {
-      const [k, was] = before[i]!;
-      if (was === undefined) this.used.delete(k);
-      else this.used.set(k, was);
+  /** Counts a committed write transaction; the one that reaches CHECKPOINTER_AFTER starts the checkpointer. */
+  private wrote(): void {
+    if (++this.writes !== CHECKPOINTER_AFTER || this.path === ':memory:' || this.path === '') return;
+    try {
+      const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), path: this.path, everyMs: CHECKPOINT_EVERY_MS } });
+      worker.unref();
+      const c = { worker, exited: once(worker, 'exit').catch(() => undefined) };
+      // Should the thread stop, SQLite checkpoints on this connection again, as it did before.
+      const lost = () => {
+        if (this.checkpointer !== c) return;
+        this.checkpointer = null;
+        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+      };
+      worker.once('error', lost);
+      worker.once('exit', lost);
+      this.checkpointer = c;
+      this.db.pragma(`wal_autocheckpoint = ${SAFETY_CHECKPOINT_PAGES}`);
+    } catch {
+      // No worker threads here: SQLite keeps checkpointing on this connection.
     }
   }
 
@@ -374,8 +463,8 @@ export class SqliteStore implements Store {
 
   async commit(c: Commit): Promise<void> {
     if (c.insert || c.rename) {
-      const before = this.snapshotUsed([{ c }]);
       const seq = this.seq;
+      this.undo.length = 0;
       try {
         this.db.transaction(() => {
           this.sync();
@@ -383,11 +472,13 @@ export class SqliteStore implements Store {
         }).immediate();
       } catch (e) {
         // Rolled back: undo the map, and read the log again (from before this commit) at the next look.
-        this.restoreUsed(before);
+        this.rollBack(0);
         this.seq = seq;
         this.dataVersion = -1;
         throw e;
       }
+      this.undo.length = 0;
+      this.wrote();
       // Committed: the cache follows.
       if (c.rename) this.clients.delete(c.rename.from);
       for (const row of [c.insert, c.update, c.rename?.row]) if (row) this.remember(row);
@@ -399,23 +490,94 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Forgets expired one-time values, bucket by expired bucket, and deletes the log's expired head
+   * (schema 3 above; a value used twice, after expiring, has two rows), a chunk per event-loop turn.
+   * A second call while one runs gets the running one's answer.
+   */
   async cleanup(now: number): Promise<number> {
+    this.cleaning ??= this.cleanupNow(now).finally(() => {
+      this.cleaning = null;
+    });
+    return this.cleaning;
+  }
+
+  private async cleanupNow(now: number): Promise<number> {
+    const yieldTurn = () => new Promise<void>((ok) => setImmediate(ok));
     let forgotten = 0;
-    for (const [k, expires] of this.used) {
-      if (expires < now) {
-        this.used.delete(k);
-        forgotten++;
+    let work = 0;
+    const expired = [...this.buckets.keys()].filter((b) => b * BUCKET_SECONDS < now).sort((a, b) => a - b);
+    for (const b of expired) {
+      const keys = this.buckets.get(b)!;
+      this.buckets.delete(b); // values set from now on go to a new list
+      for (const k of keys) {
+        const e = this.used.get(k);
+        if (e === undefined) continue; // forgotten already (a value set twice is listed twice)
+        if (e < now) {
+          this.used.delete(k);
+          forgotten++;
+        } else if (Math.floor(e / BUCKET_SECONDS) === b) this.remember1(k, e); // live: stays in its bucket
+        if (++work % CLEANUP_CHUNK === 0) await yieldTurn();
       }
     }
-    this.stmts.cleanup.run(now); // the log's expired prefix (schema 3 above); a value used twice (after expiring) has two rows
-    return forgotten;
+    if (!this.db.open) return forgotten;
+    // The log: delete up to the first row not yet expired, never the last row (so seq only grows).
+    for (;;) {
+      const last = this.stmts.maxSeq.get() ?? 0;
+      const rows = this.stmts.head.all(CLEANUP_CHUNK);
+      let until = rows.length ? rows[rows.length - 1]!.seq + 1 : 0;
+      for (const r of rows) {
+        if (r.expires >= now) {
+          until = r.seq;
+          break;
+        }
+      }
+      until = Math.min(until, last);
+      if (until <= (rows[0]?.seq ?? until)) return forgotten;
+      this.stmts.cleanup.run(until);
+      if (rows.length < CLEANUP_CHUNK || until < rows[rows.length - 1]!.seq + 1) return forgotten;
+      await yieldTurn();
+      if (!this.db.open) return forgotten;
+    }
   }
 
   async countClients(): Promise<number> {
     return this.stmts.count.get()!.n;
   }
 
+  /**
+   * Bulk import of client rows (a migration from another system; the benchmark's million clients),
+   * in transactions of 10 000 rows, outside the hot path's caches: each batch is all or nothing, and
+   * an alias already present fails its batch with `already_registered`. Rows as `toRow` makes them
+   * (records.ts: keys encrypted under the record key). Returns how many were inserted.
+   */
+  importClients(rows: Iterable<ClientRow>): number {
+    const run = this.db.transaction((batch: ClientRow[]) => {
+      for (const r of batch) this.insertRow(r);
+    });
+    let batch: ClientRow[] = [];
+    let n = 0;
+    for (const r of rows) {
+      batch.push(r);
+      if (batch.length === 10_000) {
+        run.immediate(batch);
+        n += batch.length;
+        batch = [];
+      }
+    }
+    if (batch.length) run.immediate(batch);
+    return n + batch.length;
+  }
+
   async close(): Promise<void> {
-    this.db.close();
+    const c = this.checkpointer;
+    this.checkpointer = null;
+    if (c) {
+      c.worker.postMessage('stop');
+      const t = setTimeout(() => void c.worker.terminate(), 5000);
+      await c.exited;
+      clearTimeout(t);
+    }
+    this.db.close(); // the last connection checkpoints and removes the WAL
   }
 }
