@@ -1,8 +1,8 @@
 // One linter for the tree (`npm run lint`, run by the test command): typescript-eslint with type
 // information, and a small rule set that catches real defects rather than style (the formatter
 // owns style): promises nobody awaits or handles, promises passed where a value is expected,
-// `any` leaking into typed code, loose equality, unused variables and imports. Unused exports are
-// scripts/unused-exports.ts's job (ESLint sees one file at a time).
+// `any` leaking into typed code, loose equality, unused variables and imports. Unused files, exports
+// and dependencies are knip's job (knip.json: ESLint sees one file at a time).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

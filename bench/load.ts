@@ -147,7 +147,7 @@ const flat = (s: string): string => Buffer.from(s, 'latin1').toString('latin1');
  * separately (EDDP cold).
  */
 export function signedPool(opts: { keys: readonly ClientKey[]; idV: string; path: string; level: 'sddp' | 'eddp'; count: number; ck?: Uint8Array }): Record<string, string>[] {
-  const out: Record<string, string>[] = new Array(opts.count);
+  const out = new Array<Record<string, string>>(opts.count);
   const now = Math.floor(Date.now() / 1000);
   const target = opts.idV + opts.path;
   for (let i = 0; i < opts.count; i++) {
@@ -214,10 +214,10 @@ export async function timedRun(opts: {
   const lat: number[] = [];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  // autocannon's instance is an EventEmitter and a promise of the result (its types give only the promise).
-  const instance = autocannon({ url: opts.url, connections: opts.connections, ...(opts.amount ? { amount: opts.amount } : { duration: opts.duration ?? 8 }), requests: opts.requests }) as Promise<autocannon.Result> & import('node:events').EventEmitter;
-  instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => void lat.push(ms));
-  const r = await instance;
+  const run = autocannon({ url: opts.url, connections: opts.connections, ...(opts.amount ? { amount: opts.amount } : { duration: opts.duration ?? 8 }), requests: opts.requests });
+  // The promise of the result is also the instance's EventEmitter (its types give only the promise).
+  (run as unknown as autocannon.Instance).on('response', (_client, _status, _bytes, ms) => void lat.push(ms));
+  const r = await run;
   const wall = (performance.now() - t0) * 1000;
   const cpu = process.cpuUsage(cpu0);
   const server = await opts.stats();

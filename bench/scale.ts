@@ -58,7 +58,7 @@ process.on('exit', () => void cluster?.stop());
 
 /** Pre-signed requests for `count` deliveries, each from the client `pick()` names. */
 function pool(info: ServerInfo, pick: () => number, level: 'sddp' | 'eddp', count: number): Record<string, string>[] {
-  const keysFor: ClientKey[] = new Array(count);
+  const keysFor = new Array<ClientKey>(count);
   for (let i = 0; i < count; i++) keysFor[i] = clientKey(seed, pick());
   return signedPool({ keys: keysFor, idV: info.origin, path: `/${level}`, level, count, ck: fromHex(info.ck) });
 }

@@ -104,8 +104,7 @@ async function primary(): Promise<void> {
     for (const { w } of workers) w.process.kill('SIGTERM');
   });
   // The control port: /stats sums the workers' counters.
-  const control = createHttpServer(async (req, res) => {
-    if (req.url !== '/stats') return void res.writeHead(404).end();
+  const sumStats = async (): Promise<ServerStats> => {
     const all = await Promise.all(
       workers.map(
         ({ w }) =>
@@ -124,7 +123,14 @@ async function primary(): Promise<void> {
       sum.gcMs += s.gcMs;
       sum.stallMax = Math.max(sum.stallMax, s.stallMax);
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(sum));
+    return sum;
+  };
+  const control = createHttpServer((req, res) => {
+    if (req.url !== '/stats') return void res.writeHead(404).end();
+    sumStats().then(
+      (sum) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(sum)),
+      (e: unknown) => void res.writeHead(500).end(String(e)),
+    );
   });
   await new Promise<void>((ok) => control.listen(0, '127.0.0.1', ok));
   const first = workers[0]!.info;

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { generateKek, generateVendorKey, loadKeyMaterial, vendorCertificate, type VendorKeyMaterial } from 'janus-vendor';
 
-export interface DemoPaths {
+interface DemoPaths {
   dir: string;
   privateKey: string;
   certificate: string;

@@ -16,13 +16,13 @@ export interface PageContext {
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
 const date = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
 const dollars = (cents: number) => `$${(cents / 100).toFixed(2)}`;
 
 /** How the site addresses a recognized client: the e-mail it chose to disclose, else its alias. */
-export function displayName(c: JanusClient): string {
+function displayName(c: JanusClient): string {
   const email = c.data['email'];
   return typeof email === 'string' ? email : `client ${c.alias}`;
 }

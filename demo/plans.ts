@@ -9,7 +9,7 @@
 import { JanusError, type Json, type JsonObject, type SubscribePolicy, type SubscriptionTerms } from 'janus-vendor';
 import { SYMBOL_RE } from './quotes.ts';
 
-export const MAX_WATCHLIST = 20;
+const MAX_WATCHLIST = 20;
 export const PRICE_CENTS_PER_MONTH = 900;
 /** A month of the paid plan: 30 days. */
 export const MONTH_SECONDS = 30 * 24 * 3600;
@@ -104,7 +104,8 @@ export const quotesPolicy: SubscribePolicy = (data, now): SubscriptionTerms => {
   if (!isObject(payword)) refuse('payword: the intraday plan needs a PayWord receipt chain (the Janus extension commits to one)');
   const n = payword['n'];
   const most = months * DELIVERIES_PER_MONTH;
-  if (typeof n !== 'number' || n > most) refuse(`payword: a chain of ${n} deliveries is more than the ${most} that ${months} month(s) include`);
+  if (typeof n !== 'number') refuse('payword: n must be a number');
+  if (n > most) refuse(`payword: a chain of ${n} deliveries is more than the ${most} that ${months} month(s) include`);
   if (data['watchlist'] !== undefined) parseWatchlist(data['watchlist']);
   parseEmail(data['email']);
   return {

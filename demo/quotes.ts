@@ -90,7 +90,7 @@ export function priceAt(symbol: string, minute: number): number {
 
 export const minuteOf = (unixSeconds: number) => Math.floor(unixSeconds / 60);
 
-export interface Quote {
+interface Quote {
   symbol: string;
   price: number;
   /** Change over the last 24 hours. */
@@ -113,7 +113,7 @@ export function quote(symbol: string, unixSeconds: number): Quote {
   };
 }
 
-export interface IntradaySeries {
+interface IntradaySeries {
   symbol: string;
   /** One point per minute for the last `minutes` minutes, oldest first: [ISO time, price]. */
   points: [string, number][];

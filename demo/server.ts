@@ -19,7 +19,7 @@ import { parseWatchlist, planOf, quotesPolicy, SUBSCRIPTION_DESCRIPTION } from '
 import { DEFAULT_WATCHLIST, intraday, quote, SYMBOL_RE } from './quotes.ts';
 import { WatchlistTable } from './store.ts';
 
-export interface DemoOptions {
+interface DemoOptions {
   /** Port to listen on; 0 (the default) picks a free one. */
   port?: number;
   /** Address to bind; default 127.0.0.1 (loopback only: http is a Janus origin only on loopback). */

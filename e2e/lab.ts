@@ -102,7 +102,7 @@ export function labBytes(n: number): Uint8Array {
 }
 
 /** Where a lab keeps its key, KEK and database, so that it can stop and start again as the same site. */
-export interface LabState {
+interface LabState {
   dir: string;
   port: number;
 }

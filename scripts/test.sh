@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): installs what is missing, then runs every test:
-# typecheck, vitest (unit, vector, protocol, property, vendor, demo), the extension's two builds
-# and Mozilla's linter on the Firefox one, then the end-to-end scenarios in Debian's Chromium and
-# Debian's Firefox ESR (e2e/).
+# typecheck, the linter (typescript-eslint and knip), vitest (unit, vector, protocol, property,
+# vendor, demo), the extension's two builds and Mozilla's linter on the Firefox one, then the
+# end-to-end scenarios in Debian's Chromium and Debian's Firefox ESR (e2e/), and the bench smoke runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,9 +31,14 @@ npx tsc --noEmit -p tsconfig.core.json       # src/crypto, src/protocol: no DOM,
 npx tsc --noEmit -p tsconfig.extension.json  # the extension: no Node
 npx tsc --noEmit -p tsconfig.server.json     # the SDK and the demo vendor: no DOM
 
-echo "==> unit, vector, protocol, property and vendor tests"
 mkdir -p test-results
 status=0
+
+echo "==> lint: typescript-eslint (type-aware) and knip (unused files, exports, dependencies)"
+npx eslint . || status=1
+npx knip || status=1
+
+echo "==> unit, vector, protocol, property and vendor tests"
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json || status=$?
 
 echo "==> build the extension (dist/chrome, dist/firefox, janus-chrome.zip, janus-firefox.zip)"

@@ -37,7 +37,7 @@ console.log(`Discovery: ${ORIGIN}/.well-known/janus, key fingerprint ${doc.key.f
 const alice = await sessionFor('alice@example.org', 'correct horse battery staple', ORIGIN);
 console.log(`Client alias at ${ORIGIN}: ${alice.alias}`);
 
-let { state, request } = await skepStart({ session: alice, discovery: doc, data: { watchlist: ['LU', 'T'] }, receipt: true, chain: 10, now });
+const { state, request } = await skepStart({ session: alice, discovery: doc, data: { watchlist: ['LU', 'T'] }, receipt: true, chain: 10, now });
 show('SKEP message 1 (C -> V)', request);
 let res = await peer(request);
 show('SKEP message 2 (V -> C)', res);

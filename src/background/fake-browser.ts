@@ -5,7 +5,7 @@
  */
 type Listener = (changes: Record<string, { oldValue?: unknown; newValue?: unknown }>, area: string) => void;
 
-export interface Gate {
+interface Gate {
   /** Resolves when a call reached the gate (it is held there). */
   reached: Promise<void>;
   /** Lets the held call go on. */

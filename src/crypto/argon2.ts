@@ -34,7 +34,7 @@ const MAX_M_KIB = 1024 * 1024;
 /** Milliseconds of hashing between yields: short enough for a responsive service worker. */
 const ASYNC_TICK_MS = 10;
 
-export interface Argon2Options {
+interface Argon2Options {
   /** Tag length in bytes, RFC 9106 §3.1 "T" (4..2^32-1); default 32. */
   dkLen?: number;
   /**

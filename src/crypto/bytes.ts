@@ -4,14 +4,12 @@
  * so that decoding is strict and identical in a service worker, a page and Node).
  */
 
-export type Bytes = Uint8Array;
-
 /** Thrown by the byte helpers on malformed input; protocol code maps it to a JanusError. */
 export class EncodingError extends Error {
   override name = 'EncodingError';
 }
 
-export function isBytes(a: unknown): a is Uint8Array {
+function isBytes(a: unknown): a is Uint8Array {
   return a instanceof Uint8Array || (ArrayBuffer.isView(a) && a.constructor.name === 'Uint8Array');
 }
 

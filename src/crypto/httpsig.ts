@@ -16,12 +16,9 @@ import {
   type SfBareItem,
   type SfItem,
   parseDictionary,
-  serializeDictionary,
   serializeBareItem,
   serializeItem,
   serializeKey,
-  serializeString,
-  sfBytes,
   sfInteger,
   sfItem,
   sfString,
@@ -45,12 +42,12 @@ export interface HttpView {
   request?: { method: string; targetUri: string; headers: Record<string, string | undefined> };
 }
 
-export type SigParamName = 'created' | 'expires' | 'nonce' | 'alg' | 'keyid' | 'tag';
+type SigParamName = 'created' | 'expires' | 'nonce' | 'alg' | 'keyid' | 'tag';
 
 /** Order used when signing (RFC 9421 §2.3 lists them in this order). */
-export const SIG_PARAM_ORDER: readonly SigParamName[] = ['created', 'expires', 'nonce', 'alg', 'keyid', 'tag'];
+const SIG_PARAM_ORDER: readonly SigParamName[] = ['created', 'expires', 'nonce', 'alg', 'keyid', 'tag'];
 
-export interface ParsedSignature {
+interface ParsedSignature {
   /** Covered components in the order received, e.g. ["@method", "content-digest;req"]. */
   components: string[];
   params: SigParams;
@@ -59,7 +56,7 @@ export interface ParsedSignature {
   paramOrder: SigParamName[];
 }
 
-export const HMAC_SHA256 = 'hmac-sha256';
+const HMAC_SHA256 = 'hmac-sha256';
 
 const DERIVED = new Set(['@method', '@target-uri', '@authority', '@scheme', '@path', '@query', '@status']);
 // RFC 9421 §2.1: the component name of a field is its lowercased field name (a token, RFC 9110 §5.1)

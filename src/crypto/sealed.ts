@@ -21,8 +21,8 @@ import { cryptoProvider } from './provider.ts';
 /** The Content-Encoding token. */
 export const CODING = 'janus-gcm';
 export const IV_LEN = 12;
-export const TAG_LEN = 16;
-export const KEY_LEN = 32;
+const TAG_LEN = 16;
+const KEY_LEN = 32;
 /** Bytes a sealed body adds to its plaintext. */
 export const OVERHEAD = IV_LEN + TAG_LEN;
 
@@ -106,7 +106,7 @@ export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, iv
     const n = ivFor(key, plaintext, iv);
     return Promise.resolve(frame(n, g.seal(key, n, plaintext, aad)));
   } catch (e) {
-    return Promise.reject(e);
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
 }
 

@@ -31,7 +31,7 @@ export interface SfItem {
   params: SfParams;
 }
 
-export interface SfInnerList {
+interface SfInnerList {
   kind: 'inner-list';
   items: SfItem[];
   params: SfParams;
@@ -305,6 +305,7 @@ export function parseDictionary(value: string): SfDictionary {
     throw new JanusError('too_large', `structured field longer than ${SF_MAX_LENGTH} characters`);
   }
   // RFC 8941 §4.2 step 1: the input must be ASCII
+  // eslint-disable-next-line no-control-regex -- the ASCII range starts at NUL: the class must name it
   if (!/^[\x00-\x7f]*$/.test(value)) fail('non-ASCII character');
   const p = new Parser(value);
   // §4.2 steps 2 and 6: leading SP discarded, nothing may follow the value
@@ -365,13 +366,13 @@ export function serializeToken(t: string): string {
 }
 
 /** RFC 8941 §4.1.8 Serializing a Byte Sequence: standard base64 with padding between colons. */
-export function serializeByteSequence(b: Uint8Array): string {
+function serializeByteSequence(b: Uint8Array): string {
   if (!(b instanceof Uint8Array)) badInput('byte sequence expected Uint8Array');
   return `:${b64.encode(b)}:`;
 }
 
 /** RFC 8941 §4.1.9 Serializing a Boolean. */
-export function serializeBoolean(v: boolean): string {
+function serializeBoolean(v: boolean): string {
   if (typeof v !== 'boolean') badInput('boolean expected');
   return v ? '?1' : '?0';
 }
@@ -397,7 +398,7 @@ export function serializeBareItem(v: SfBareItem): string {
 }
 
 /** RFC 8941 §4.1.1.2 Serializing Parameters: Boolean true is written as the bare key. */
-export function serializeParams(params: SfParams): string {
+function serializeParams(params: SfParams): string {
   let out = '';
   for (const [key, value] of params) {
     out += `;${serializeKey(key)}`;

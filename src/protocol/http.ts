@@ -38,7 +38,7 @@ export function requireHeader(msg: { headers: Headers_ }, name: string): string 
 /** Lower-cases header names (a helper for callers building messages from other sources). */
 export function normalizeHeaders(h: Iterable<[string, string]> | Record<string, string>): Headers_ {
   const out: Headers_ = {};
-  const entries = Symbol.iterator in Object(h) ? (h as Iterable<[string, string]>) : Object.entries(h);
+  const entries = Symbol.iterator in Object(h) ? (h as Iterable<[string, string]>) : Object.entries(h as Record<string, string>);
   for (const [k, v] of entries) {
     const key = k.toLowerCase();
     out[key] = out[key] === undefined ? v : `${out[key]}, ${v}`;

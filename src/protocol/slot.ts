@@ -37,7 +37,7 @@ export class SlotKeyCache {
 
   set(k: Uint8Array, sk: SlotKey): void {
     let m = this.perKey.get(k);
-    if (!m) this.perKey.set(k, (m = new Map()));
+    if (!m) this.perKey.set(k, (m = new Map<number, SlotKey>()));
     if (m.size >= 8) m.clear();
     m.set(sk.n, sk);
   }

@@ -55,7 +55,7 @@ import {
 } from '../protocol/index.ts';
 import { plainAddress, resolveConfig, type ResolvedConfig, type VendorConfig } from './config.ts';
 import { fromRow, toRow } from './records.ts';
-import type { ClientRow, Commit, Store } from './store.ts';
+import type { ClientRow, Store } from './store.ts';
 import { RateLimiter } from './rate-limit.ts';
 
 /** What a protected handler learns about the verified client: never its key. */

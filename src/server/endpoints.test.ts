@@ -74,7 +74,7 @@ async function expectRefused(req: HttpRequestMsg, code: string): Promise<HttpRes
   expect(res.status, `${req.method} ${new URL(req.url).pathname} -> ${code}`).toBeGreaterThanOrEqual(400);
   expect(res.status).toBeLessThan(500);
   expect(res.headers['janus-error']).toBe(code);
-  expect(JSON.parse(new TextDecoder().decode(res.body)).error.code).toBe(code);
+  expect((JSON.parse(new TextDecoder().decode(res.body)) as { error: { code: string } }).error.code).toBe(code);
   expect(await snapshot()).toEqual(before);
   return res;
 }
@@ -102,7 +102,7 @@ describe('SKEP message 1', () => {
     await expectRefused(raw('POST', '/.janus/skep', {}, new Uint8Array(70 * 1024).fill(32)), 'too_large');
     await expectRefused(raw('POST', '/.janus/skep', { 'x-big': 'a'.repeat(12 * 1024) }, good.body), 'too_large');
     await expectRefused(raw('GET', '/.janus/skep'), 'malformed');
-    const body = JSON.parse(new TextDecoder().decode(good.body));
+    const body = JSON.parse(new TextDecoder().decode(good.body)) as { slot: number };
     await expectRefused(raw('POST', '/.janus/skep', {}, jsonBytes({ ...body, v: 2 })), 'unsupported_version');
     await expectRefused(raw('POST', '/.janus/skep', {}, jsonBytes({ ...body, ek: b64u.encode(randomBytes(384)) })), 'decrypt_failed');
     await expectRefused(raw('POST', '/.janus/skep', {}, jsonBytes({ ...body, alias: alice.alias })), 'already_registered');

@@ -37,7 +37,7 @@ beforeAll(async () => {
     res.send(req.janusClient ? `welcome back ${req.janusClient.alias}` : 'hello visitor');
   });
   app.post('/plain', (req, res) => {
-    res.json({ echo: req.body });
+    res.json({ echo: req.body as unknown });
   });
   server = app.listen(port, '127.0.0.1');
   await new Promise<void>((ok) => server.once('listening', () => ok()));

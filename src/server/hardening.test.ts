@@ -159,7 +159,7 @@ describe('finding 3: the SKEP rate limits cannot be turned into a lockout', () =
   const m1 = async (s: VendorSession, slotShift = 0) => {
     const { request } = await skepStart({ session: s, discovery: doc, data: {}, now: now() });
     if (!slotShift) return request;
-    const body = JSON.parse(fromUtf8(request.body));
+    const body = JSON.parse(fromUtf8(request.body)) as { slot: number };
     return { ...request, body: jsonBytes({ ...body, slot: body.slot + slotShift }) };
   };
 

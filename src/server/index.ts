@@ -9,6 +9,7 @@ export {
   PATHS,
   Reply,
   toResponse,
+  type BodyBudget,
   type BodyLease,
   type BodyReader,
   type Classified,

@@ -278,7 +278,7 @@ describe('one-time values expire by themselves', () => {
       const c = new pg.Client({ connectionString: url });
       await c.connect();
       try {
-        const live = async () => Number((await c.query('SELECT count(*) AS n FROM janus_used')).rows[0].n);
+        const live = async () => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM janus_used')).rows[0]!.n);
         const before = await live();
         expect(before).toBeGreaterThanOrEqual(7); // six nonces and the SKEP token (and its message-1 nonce)
         vi.advanceTimersByTime(60_000); // a minute, before the values expire: nothing goes

@@ -353,7 +353,7 @@ describe('janus-vendor serve: the reverse proxy', () => {
     expect(serveIo.stderr()).not.toMatch(/internal error/);
     const io = capture();
     expect(await main(['inspect', '--config', join(dir, 'janus.json'), bob.alias], io)).toBe(0);
-    expect(JSON.parse(io.stdout()).chain).toMatchObject({ delivered: 1, acked: 1 });
+    expect((JSON.parse(io.stdout()) as { chain: unknown }).chain).toMatchObject({ delivered: 1, acked: 1 });
     // Back up for afterAll.
     upstream.listen(upstreamPort, '127.0.0.1');
   });

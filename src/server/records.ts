@@ -15,7 +15,7 @@ function seal(rk: Uint8Array, iv: Uint8Array, pt: Uint8Array, ad: Uint8Array): U
   return aesGcmSync.seal(rk, iv, pt, ad);
 }
 
-export function encryptKey(rk: Uint8Array, alias: string, gen: number, k: Uint8Array): Uint8Array {
+function encryptKey(rk: Uint8Array, alias: string, gen: number, k: Uint8Array): Uint8Array {
   const iv = randomBytes(12);
   return concat(iv, seal(rk, iv, k, aad(alias, gen)));
 }

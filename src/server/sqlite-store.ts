@@ -376,7 +376,7 @@ export class SqliteStore implements Store {
     const seq = this.seq;
     this.undo.length = 0;
     let results: (unknown | null)[];
-    const commits: Commit[] = new Array(batch.length);
+    const commits = new Array<Commit>(batch.length);
     for (let i = 0; i < batch.length; i++) commits[i] = batch[i]!.c;
     try {
       // IMMEDIATE: the write lock is taken before sync() reads, so nobody appends in between (a

@@ -14,12 +14,12 @@ import type { ClientRecord } from '../protocol/index.ts';
 import { fromRow, toRow } from './records.ts';
 import type { ClientRow, Commit, Store } from './store.ts';
 
-export interface ContractBacking {
+interface ContractBacking {
   /** Opens a store on this backing's data: another connection, as another vendor instance would. */
   open(): Promise<Store>;
 }
 
-export interface ContractTarget {
+interface ContractTarget {
   /** Shown in the test names. */
   name: string;
   /** A new, empty backing (a new file, a new database). */

@@ -18,7 +18,7 @@ const ATTACKER_CORES = 1000;
 
 let factory: ZxcvbnFactory | null = null;
 
-export interface Strength {
+interface Strength {
   /** zxcvbn's 0..4. */
   score: number;
   /** log10 of the estimated guesses. */

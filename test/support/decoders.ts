@@ -76,7 +76,7 @@ export const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 /** Characters that keep a mutated value close to the formats under test. */
 const NEAR = [...B64U_ALPHABET, '.', '=', '+', '/', ' ', ':', '"', '\\', '\u00e9', '\u0000'];
 
-export type Mut = { kind: 'replace' | 'delete' | 'insert' | 'truncate' | 'duplicate'; i: number; s: string };
+type Mut = { kind: 'replace' | 'delete' | 'insert' | 'truncate' | 'duplicate'; i: number; s: string };
 const mutArb: fc.Arbitrary<Mut> = fc.record({
   kind: fc.constantFrom('replace', 'delete', 'insert', 'truncate', 'duplicate'),
   i: fc.nat(),
@@ -96,7 +96,7 @@ export function mutate(x: string, muts: readonly Mut[]): string {
   return x;
 }
 
-export type ByteMut = { kind: 'xor' | 'delete' | 'insert' | 'truncate'; i: number; b: number };
+type ByteMut = { kind: 'xor' | 'delete' | 'insert' | 'truncate'; i: number; b: number };
 export const byteMutsArb = fc.array(
   fc.record({ kind: fc.constantFrom('xor', 'delete', 'insert', 'truncate'), i: fc.nat(), b: fc.integer({ min: 1, max: 255 }) }) as fc.Arbitrary<ByteMut>,
   { minLength: 1, maxLength: 3 },

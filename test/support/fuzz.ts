@@ -59,7 +59,7 @@ import { FAST_ARGON2 } from './client.ts';
 
 export type FuzzMode = 'sdk' | 'proxy';
 
-export interface FuzzOptions {
+interface FuzzOptions {
   mode: FuzzMode;
   /** Operations to run; each sends a mutant and usually the original, plus the unmutated steps it needs. */
   operations: number;
@@ -92,8 +92,7 @@ export interface FuzzReport {
 // ---------------------------------------------------------------------------------------------
 // The plan
 
-const ENDPOINTS = ['discovery', 'skep1', 'skep3', 'challenge', 'ack', 'sddp-get', 'sddp-put', 'eddp', 'paid', 'rotate', 'page', 'oversize'] as const;
-type Endpoint = (typeof ENDPOINTS)[number];
+type Endpoint = 'discovery' | 'skep1' | 'skep3' | 'challenge' | 'ack' | 'sddp-get' | 'sddp-put' | 'eddp' | 'paid' | 'rotate' | 'page' | 'oversize';
 
 const PATH_SPELLINGS = ['upper', 'upper-first', 'trailing-slash', 'dot-segment', 'escape-letter', 'double-slash', 'semicolon', 'encoded-slash', 'backslash', 'query', 'absolute-form'] as const;
 
@@ -291,7 +290,7 @@ interface Accepted {
   alias: string;
   level: string;
 }
-export type VendorEvent = Accepted | { t: 'site'; path: string; level: string | null; method: string } | { t: 'commit'; insert?: { alias: string; gen: number; data: string }; rename?: { from: string; alias: string; gen: number } } | { t: 'pong'; id: number };
+type VendorEvent = Accepted | { t: 'site'; path: string; level: string | null; method: string } | { t: 'commit'; insert?: { alias: string; gen: number; data: string }; rename?: { from: string; alias: string; gen: number } } | { t: 'pong'; id: number };
 
 /** The vendor in its own process (fuzz-vendor.ts), restarted on the same database when it dies. */
 export class VendorProcess {
@@ -535,8 +534,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const follow = (c: Client, a: RawAnswer) => {
     if (a.headers['janus-error'] !== 'generation_mismatch') return;
     try {
-      const g = JSON.parse(Buffer.from(a.body).toString('utf8')).error.generation;
-      if (Number.isSafeInteger(g)) c.s = sessionOf(c.name, g);
+      const g = (JSON.parse(Buffer.from(a.body).toString('utf8')) as { error: { generation?: unknown } }).error.generation;
+      if (typeof g === 'number' && Number.isSafeInteger(g)) c.s = sessionOf(c.name, g);
     } catch {
       // not ours to read
     }

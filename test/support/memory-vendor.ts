@@ -41,7 +41,7 @@ import {
 } from '../../src/protocol/index.ts';
 import { WELL_KNOWN } from '../../src/protocol/discovery.ts';
 
-export type AppHandler = (client: ClientRecord, req: { method: string; path: string; body: Uint8Array }) => {
+type AppHandler = (client: ClientRecord, req: { method: string; path: string; body: Uint8Array }) => {
   status?: number;
   contentType?: string;
   body: Uint8Array;
@@ -49,7 +49,7 @@ export type AppHandler = (client: ClientRecord, req: { method: string; path: str
 
 let cachedPair: Promise<{ spki: Uint8Array; pkcs8: Uint8Array }> | undefined;
 /** One RSA-3072 key pair per test process: generating one takes a moment. */
-export function testVendorKeyPair(): Promise<{ spki: Uint8Array; pkcs8: Uint8Array }> {
+function testVendorKeyPair(): Promise<{ spki: Uint8Array; pkcs8: Uint8Array }> {
   cachedPair ??= generateVendorKeyPair(3072);
   return cachedPair;
 }

@@ -12,7 +12,7 @@
 import { afterAll } from 'vitest';
 import { createDatabase, dropDatabase, startCluster, type PgCluster } from './postgres.ts';
 
-export interface PgFixture {
+interface PgFixture {
   /** The server's URL (its database `janus`, or $JANUS_PG_URL). */
   url(): Promise<string>;
   /** A new empty database; its URL. */

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-export const TEST_USER = 'janustest';
+const TEST_USER = 'janustest';
 
 export interface PgCluster {
   /** A superuser URL to the database `janus` (created empty). */
@@ -29,7 +29,7 @@ export interface PgCluster {
 }
 
 /** The bin directory: $JANUS_PG_BIN, else the newest /usr/lib/postgresql/<version>/bin (Debian's layout). */
-export function findPgBin(): string {
+function findPgBin(): string {
   const env = process.env.JANUS_PG_BIN;
   if (env) {
     if (!existsSync(join(env, 'postgres'))) throw new Error(`JANUS_PG_BIN=${env} holds no postgres binary`);

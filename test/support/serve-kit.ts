@@ -102,12 +102,17 @@ export async function startUpstream(kind: UpstreamKind): Promise<Upstream> {
     });
     server = createAdaptorServer({ fetch: app.fetch }) as Server;
   } else {
-    server = createServer(async (req, res) => {
-      const body = await readAll(req);
+    server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0]!;
       const handler = path === '/api/watchlist' || /^\/api\/intraday\/[^/]+$/.test(path) ? 'protected' : 'page';
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(record(req.method ?? '', req.url ?? '', req.headers, body, handler)));
+      readAll(req).then(
+        (body) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(record(req.method ?? '', req.url ?? '', req.headers, body, handler)));
+        },
+        // A request that broke off mid-body gets no answer.
+        () => res.destroy(),
+      );
     });
   }
   const port = await listen(server);
@@ -127,7 +132,7 @@ export interface Capture extends Io {
   stderr(): string;
 }
 
-export function capture(extra: Partial<Io> = {}): Capture {
+function capture(extra: Partial<Io> = {}): Capture {
   let out = '';
   let err = '';
   return { out: (s) => void (out += s), err: (s) => void (err += s), stdout: () => out, stderr: () => err, ...extra };
@@ -143,7 +148,7 @@ export interface Serve {
 }
 
 /** The default protected routes of these tests: the upstream's two resources and a credential page. */
-export const SERVE_ROUTES = [
+const SERVE_ROUTES = [
   { path: '/api/watchlist', methods: ['GET', 'PUT'], level: 'sddp' },
   { path: '/api/intraday/*', methods: ['GET'], level: 'eddp+receipts' },
   { path: '/', level: 'credential' },
@@ -189,7 +194,7 @@ export async function startServe(upstream: string, cfg: Record<string, unknown> 
   };
 }
 
-export interface RawResponse {
+interface RawResponse {
   status: number;
   headers: Record<string, string>;
   body: string;

@@ -298,7 +298,7 @@ export interface EddpVectors {
 // payword.json (§11)
 
 /** An acknowledgement header checked against a stored chain: accepted (the chain after) or refused. */
-export type AckCheckVector = { header: string; chain: ChainVector; why: string } & (
+type AckCheckVector = { header: string; chain: ChainVector; why: string } & (
   | { accepted: { acked: number; acked_w: B64u }; error?: undefined }
   | { error: ErrorCode; accepted?: undefined }
 );
@@ -378,7 +378,7 @@ export interface RotateVectors {
 // routes.json (§5.1)
 
 /** A route of the vendor's table (§5): `methods` null for any method. */
-export interface RouteVector {
+interface RouteVector {
   path: string;
   methods: readonly string[] | null;
   level: Level;
@@ -402,7 +402,7 @@ export type RouteVerdictVector =
     };
 
 /** A request (method and request-target as received), its canonical path, and its verdict. */
-export type RouteCaseVector = { method: string; target: string; canonical: string } & RouteVerdictVector;
+type RouteCaseVector = { method: string; target: string; canonical: string } & RouteVerdictVector;
 
 export interface RoutesVectors {
   description: string;
