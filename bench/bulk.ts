@@ -8,7 +8,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { b64u } from '../src/crypto/bytes.ts';
-import type { ClientRecord } from '../src/protocol/index.ts';
+import { nowSeconds, type ClientRecord } from '../src/protocol/index.ts';
 import { resolveConfig, type VendorKeyMaterial } from '../src/server/config.ts';
 import { openStore } from '../src/server/open-store.ts';
 import { PgStore } from '../src/server/pg-store.ts';
@@ -44,7 +44,7 @@ export async function fill(location: string, keys: VendorKeyMaterial, origin: st
   const store = await openStore(location);
   const t = performance.now();
   try {
-    const now = Math.floor(Date.now() / 1000);
+    const now = nowSeconds();
     if (store instanceof SqliteStore) store.importClients(rows(rk, seed, from, to, now));
     else if (store instanceof PgStore) await store.importClients(rows(rk, seed, from, to, now));
     else throw new Error(`no bulk import for ${store.kind}`);

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toHex } from '../src/crypto/bytes.ts';
 import { useCryptoProvider } from '../src/crypto/provider.ts';
-import { deliveryRequest, skepOnResponse, skepStart, stretchSecret, vendorSession, type HttpRequestMsg, type HttpResponseMsg } from '../src/protocol/index.ts';
+import { deliveryRequest, nowSeconds, skepOnResponse, skepStart, stretchSecret, vendorSession, type HttpRequestMsg, type HttpResponseMsg } from '../src/protocol/index.ts';
 import { parseDiscovery, WELL_KNOWN } from '../src/protocol/discovery.ts';
 import { DEFAULT_LIMITS, DEFAULT_RATE_LIMITS } from '../src/server/config.ts';
 import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
@@ -54,7 +54,7 @@ const exchange = async (m: HttpRequestMsg): Promise<HttpResponseMsg> => {
   const a = await sendRaw(port, { method: m.method, target: u.pathname, headers: [['Host', u.host], ...Object.entries(m.headers), ['Content-Length', String(m.body.length)]], body: m.body });
   return { status: a.status, headers: a.headers, body: a.body };
 };
-const now = () => Math.floor(Date.now() / 1000);
+const now = nowSeconds;
 const doc = parseDiscovery((await exchange({ method: 'GET', url: origin + WELL_KNOWN, headers: {}, body: new Uint8Array(0) })).body, origin);
 const { master } = await stretchSecret('memory@example.org', 'x', { params: FAST_ARGON2 });
 const alice = vendorSession(master, 'alice@memory.example', origin, 0);

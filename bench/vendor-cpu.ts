@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useCryptoProvider } from '../src/crypto/provider.ts';
-import { skepOnResponse, skepStart, type Discovery, type HttpRequestMsg, type VendorSession } from '../src/protocol/index.ts';
+import { nowSeconds, skepOnResponse, skepStart, type Discovery, type HttpRequestMsg, type VendorSession } from '../src/protocol/index.ts';
 import { createVendor, Reply } from '../src/server/core.ts';
 import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
 import { SqliteStore } from '../src/server/sqlite-store.ts';
@@ -63,7 +63,7 @@ export async function measure(): Promise<CpuReport> {
   const peer = fetchPeer(async (r) => (await vendor.handle(r))!);
   const doc: Discovery = await discover(peer, origin);
   const s: VendorSession = await sessionFor('cpu@example.org', 'cpu secret', origin);
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   await register(peer, s, doc, { now });
   const key: ClientKey = { alias: s.alias, gen: s.gen, k: s.k };
   const ck = vendor.config.vk.ck;

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
-import { createVendor, JanusError, nodeCryptoProvider, openStore, PATHS, useCryptoProvider, WELL_KNOWN, type JanusClient, type JanusVendor, type JsonObject, type Store } from 'janus-vendor';
+import { createVendor, JanusError, nodeCryptoProvider, nowSeconds, openStore, PATHS, useCryptoProvider, WELL_KNOWN, type JanusClient, type JanusVendor, type JsonObject, type Store } from 'janus-vendor';
 import { janus, type JanusEnv } from 'janus-vendor/hono';
 import { SqliteStore } from 'janus-vendor/sqlite';
 import { demoPaths, ensureKeyMaterial } from './keys.ts';
@@ -65,8 +65,6 @@ const PAGE_HEADERS: Record<string, string> = {
   'cross-origin-opener-policy': 'same-origin',
 };
 
-const now = () => Math.floor(Date.now() / 1000);
-
 function watchlistOf(table: WatchlistTable, client: JanusClient): string[] {
   const stored = table.get(client.alias);
   if (stored) return stored;
@@ -76,7 +74,7 @@ function watchlistOf(table: WatchlistTable, client: JanusClient): string[] {
 }
 
 function watchlistBody(client: JanusClient, symbols: readonly string[]): JsonObject {
-  const t = now();
+  const t = nowSeconds();
   return {
     alias: client.alias,
     plan: planOf(client.data),
@@ -181,7 +179,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       client: c.var.janusClient,
       origin: v.config.idV,
       fingerprint: v.config.fingerprint,
-      now: now(),
+      now: nowSeconds(),
     });
 
     const a = new Hono<JanusEnv>();
@@ -220,7 +218,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
           throw new JanusError('malformed', 'send a JSON object like {"watchlist": ["LU", "T"]}');
         }
         const symbols = parseWatchlist((body as Record<string, unknown>)['watchlist']);
-        watchlists.put(client.alias, symbols, now());
+        watchlists.put(client.alias, symbols, nowSeconds());
         return c.json(watchlistBody(client, symbols));
       }
       return c.json(watchlistBody(client, watchlistOf(watchlists, client)));
@@ -234,7 +232,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       }
       const symbol = c.req.param('symbol');
       if (!SYMBOL_RE.test(symbol)) throw new JanusError('malformed', `symbol: ${JSON.stringify(symbol.slice(0, 12))} is not a ticker symbol like LU`);
-      const t = now();
+      const t = nowSeconds();
       const d = c.var.janus.delivery;
       return c.json({
         symbol,

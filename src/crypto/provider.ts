@@ -19,6 +19,8 @@ export interface CryptoProvider {
    * Optional synchronous AES-GCM (128-bit tag; ciphertext || tag). `open` returns null when the tag
    * does not verify. When absent, `janus-gcm` bodies (sealed.ts) use crypto.subtle.
    */
+  /** Optional UTF-8 encoder, for a platform with a faster one than TextEncoder (Node's Buffer). */
+  readonly utf8?: (s: string) => Uint8Array;
   readonly aesGcm?: {
     seal(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
     open(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;

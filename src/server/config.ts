@@ -7,7 +7,7 @@ import { b64, b64u, concat, utf8 } from '../crypto/bytes.ts';
 import { hkdfSha256 } from '../crypto/hash.ts';
 import { certificateInfo, parseVendorPublicKey, spkiFingerprint } from '../crypto/rsa.ts';
 import { JanusError } from '../errors.ts';
-import { checkWindow, defaultPolicy, vendorIdentity, type JsonObject, type ReceiptPolicy, type SubscribePolicy, type VendorKeys } from '../protocol/index.ts';
+import { checkWindow, defaultPolicy, nowSeconds, vendorIdentity, type JsonObject, type ReceiptPolicy, type SubscribePolicy, type VendorKeys } from '../protocol/index.ts';
 import { createPublicKey, createPrivateKey } from 'node:crypto';
 
 export interface VendorLimits {
@@ -177,7 +177,7 @@ export function resolveConfig(c: VendorConfig): ResolvedConfig {
     rateLimits,
     trustProxy: resolveTrustProxy(c.trustProxy),
     caseSensitivePaths: c.caseSensitivePaths === true,
-    now: c.now ?? (() => Math.floor(Date.now() / 1000)),
+    now: c.now ?? nowSeconds,
     onRotate: c.onRotate,
   };
 }

@@ -43,6 +43,7 @@ import {
   vendorRotateVerify,
   verifyCredential,
   WELL_KNOWN,
+  DEFAULT_PATHS,
   LIMITS,
   type ClientRecord,
   type DeliveryLevel,
@@ -119,13 +120,8 @@ export interface RouteSpec {
   handler?: ProtectedHandler;
 }
 
-export const PATHS = {
-  skep: '/.janus/skep',
-  confirm: '/.janus/skep/confirm',
-  challenge: '/.janus/challenge',
-  ack: '/.janus/ack',
-  rotate: '/.janus/rotate',
-} as const;
+/** The vendor's Janus endpoints: the spec's default paths, which its discovery document names (§5). */
+export const PATHS = DEFAULT_PATHS;
 
 const JANUS_PATHS = new Set<string>([WELL_KNOWN, ...Object.values(PATHS)]);
 const EMPTY = new Uint8Array(0);

@@ -44,6 +44,7 @@ export { nobleProvider, useCryptoProvider, type CryptoProvider } from '../crypto
 export { ERRORS, isErrorCode, JanusError, type ErrorCode } from '../errors.ts';
 export {
   LEVELS,
+  nowSeconds,
   WELL_KNOWN,
   type DeliveryLevel,
   type Json,

@@ -44,6 +44,7 @@ export const nodeCryptoProvider: CryptoProvider = {
   sha256,
   hmacSha256: (k, m) => u8(createHmac('sha256', k).update(m).digest()),
   hkdfSha256: hkdf,
+  utf8: (s) => u8(Buffer.from(s, 'utf8')),
   aesGcm: {
     seal(key, iv, plaintext, aad) {
       const c = createCipheriv(algo(key), key, iv, { authTagLength: 16 });

@@ -27,7 +27,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { JanusError } from '../errors.ts';
-import type { UseOnce } from '../protocol/index.ts';
+import { nowSeconds, type UseOnce } from '../protocol/index.ts';
 import type { ClientRow, Commit, Store } from './store.ts';
 
 const SCHEMA_VERSION = 3;
@@ -274,7 +274,7 @@ export class SqliteStore implements Store {
     // Fill the map from the log (everything not yet expired); later rows arrive through sync().
     db.transaction(() => {
       this.dataVersion = s.dataVersion.get()!;
-      this.tail(Math.floor(Date.now() / 1000));
+      this.tail(nowSeconds());
     })();
     this.syncedAt = Date.now();
   }

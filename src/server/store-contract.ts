@@ -10,7 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from '../crypto/bytes.ts';
 import { JanusError, type ErrorCode } from '../errors.ts';
-import type { ClientRecord } from '../protocol/index.ts';
+import { nowSeconds, type ClientRecord } from '../protocol/index.ts';
 import { fromRow, toRow } from './records.ts';
 import type { ClientRow, Commit, Store } from './store.ts';
 
@@ -33,7 +33,7 @@ interface ContractTarget {
 /** How long another instance's write may stay unseen by this instance's reads (never by its commits). */
 const READ_LAG_MS = 2000;
 
-const T = Math.floor(Date.now() / 1000);
+const T = nowSeconds();
 const LATER = T + 3600;
 
 let aliasCount = 0;
