@@ -95,7 +95,10 @@ function hello(): Promise<FrameState> {
   verdict ??= ask({ type: 'page.hello', payload: {} }).then(
     (reply: unknown) => {
       const r = reply as Reply<FrameState> | undefined;
-      return r?.ok ? r.value : { state: 'silent' as const };
+      if (r?.ok) return r.value;
+      // No reply (a worker that went away while it handled the message): ask again at the next ping.
+      if (typeof r !== 'object' || r === null) verdict = null;
+      return { state: 'silent' as const };
     },
     () => {
       // No answer: stay silent now, and ask again at the next ping (the page script pings again).
@@ -190,6 +193,7 @@ document.addEventListener(RELAY_REQUEST, (e) => {
 });
 
 document.addEventListener(RELAY_PING, () => {
+  pageScriptSeen = true;
   void hello().then((state) => {
     if (state.state === 'silent') return;
     if (state.state === 'janus') {
@@ -206,18 +210,31 @@ document.addEventListener(RELAY_PING, () => {
 });
 
 // The site asks for the provider: the worker looks at this origin (discovery, only now) and, on a
-// Janus site, injects the page script, which announces itself. Asked once per document; sent again
-// (a few times) when the worker stopped before it answered.
+// Janus site, injects the page script, which announces itself and pings this relay. Asked once per
+// document, and asked again until the page script's ping arrives or the worker says this is no
+// Janus site: a worker stopped mid-request (an idle event page unloaded, a service worker
+// restarted) may have lost the question, its answer, or the injection itself.
 let provided = false;
+let pageScriptSeen = false;
+const PROVIDE_ATTEMPTS = 8;
 function provide(attempt: number): void {
+  const again = () => {
+    if (pageScriptSeen) return;
+    if (attempt + 1 < PROVIDE_ATTEMPTS) setTimeout(() => provide(attempt + 1), Math.min(100 * 2 ** attempt, 2000));
+    else provided = false; // gave up: a later request from the site starts over
+  };
   ask({ type: 'page.provide', payload: {} }).then(
     (reply: unknown) => {
-      // The worker may now know this frame: ask again at the page script's ping.
-      if ((reply as Reply<{ injected?: boolean }> | undefined)?.ok) verdict = null;
+      const r = reply as Reply<{ injected?: boolean }> | undefined;
+      // No reply at all (Firefox resolves with undefined when the event page goes away while it
+      // handles the message): ask again.
+      if (typeof r !== 'object' || r === null || typeof r.ok !== 'boolean') return again();
+      if (!r.ok || !r.value.injected) return; // no Janus site here (or a refusal): nothing to wait for
+      verdict = null; // the worker may now know this frame: ask again at the page script's ping
+      // Injected, by the worker's word: the page script pings at once. No ping, no script: ask again.
+      setTimeout(again, 1500);
     },
-    () => {
-      if (attempt < 6) setTimeout(() => provide(attempt + 1), 100 * 2 ** attempt);
-    },
+    again,
   );
 }
 window.addEventListener(PROVIDER_REQUEST, () => {
