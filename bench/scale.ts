@@ -8,7 +8,7 @@
  *     million, nearly every request is the first from its client in the run, the worst case for
  *     every cache (the row, the decrypted key, the slot key).
  *
- *   npx tsx bench/scale.ts [--seconds 8] [--connections 16] [--sizes 1000,100000,1000000] [--stores sqlite,postgres] [--active 10000] [--smoke]
+ *   npx tsx bench/scale.ts [--seconds 8] [--connections 16] [--sizes 1000,100000,1000000] [--stores sqlite,postgres] [--active 10000] [--pg-shared-buffers 1GB] [--smoke]
  *
  * The clients are written by the bulk loader (bench/bulk.ts: each row what a registration stores,
  * the key sealed under the record key), growing one store from one size to the next. For each size
@@ -40,6 +40,7 @@ const { values } = parseArgs({
     sizes: { type: 'string' },
     stores: { type: 'string', default: 'sqlite,postgres' },
     active: { type: 'string', default: '10000' },
+    'pg-shared-buffers': { type: 'string' },
     smoke: { type: 'boolean', default: false },
   },
 });
@@ -89,7 +90,7 @@ for (const kind of stores) {
   let pgPids: () => number[] = () => [];
   if (kind === 'sqlite') location = join(mkdtempSync(join(tmpdir(), 'janus-scale-')), 'vendor.db');
   else {
-    cluster ??= await startCluster();
+    cluster ??= await startCluster(values['pg-shared-buffers'] ? { shared_buffers: values['pg-shared-buffers'] } : {});
     location = await createDatabase(cluster.url);
     const postmaster = Number(readFileSync(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
     pgPids = () => childrenOf(postmaster);

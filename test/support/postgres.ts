@@ -79,7 +79,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts `postgres` and resolves once it accepts connections; rejects with its log if it exits first. */
-function startServer(bin: string, data: string, dir: string, port: number, user: { uid: number; gid: number } | null, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+function startServer(bin: string, data: string, dir: string, port: number, user: { uid: number; gid: number } | null, env: NodeJS.ProcessEnv, settings: Readonly<Record<string, string>>): Promise<ChildProcess> {
   const args = [
     '-D', data,
     '-p', String(port),
@@ -91,6 +91,7 @@ function startServer(bin: string, data: string, dir: string, port: number, user:
     '-c', 'full_page_writes=off',
     '-c', 'max_connections=200',
     '-c', 'logging_collector=off',
+    ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
   ];
   const child = spawn(join(bin, 'postgres'), args, { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'], ...(user ?? {}) });
   let log = '';
@@ -126,7 +127,8 @@ function watchdog(pid: number, dir: string): ChildProcess {
   return w;
 }
 
-export async function startCluster(): Promise<PgCluster> {
+/** `settings`: more server settings (`-c name=value`), e.g. `{ shared_buffers: '1GB' }` for a benchmark. */
+export async function startCluster(settings: Readonly<Record<string, string>> = {}): Promise<PgCluster> {
   const bin = findPgBin();
   const user = serverUser();
   // The server's user must reach the directory: a private TMPDIR (root's 0700) would stop it.
@@ -152,7 +154,7 @@ export async function startCluster(): Promise<PgCluster> {
     for (let attempt = 0; ; attempt++) {
       port = await freePort();
       try {
-        server = await startServer(bin, data, dir, port, user, env);
+        server = await startServer(bin, data, dir, port, user, env, settings);
         break;
       } catch (e) {
         // The port was taken between our probe and the server's bind: try another.
