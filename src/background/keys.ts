@@ -18,7 +18,7 @@ import { gcm } from '@noble/ciphers/aes.js';
 import { b64u, equalBytes, randomBytes, utf8, wipe } from '../crypto/bytes.ts';
 import { JANUS_ARGON2, type Argon2Params } from '../crypto/argon2.ts';
 import { hkdfSha256 } from '../crypto/hash.ts';
-import { JanusError, stretchSecret, vendorAlias, vendorSession, type VendorSession } from '../protocol/index.ts';
+import { clearSlotKeys, JanusError, stretchSecret, vendorAlias, vendorSession, type VendorSession } from '../protocol/index.ts';
 import { StorageItem, vendorsItem } from '../shared-ext/storage.ts';
 import { chainWords, type ChainWords } from './chains.ts';
 
@@ -271,6 +271,7 @@ function dropDerived(): void {
   chains.clear();
   for (const s of sessions.values()) wipe(s.k);
   sessions.clear();
+  clearSlotKeys(); // the slot keys derived from those K go with them
 }
 
 function lockMemory(): void {

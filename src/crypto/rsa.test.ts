@@ -6,6 +6,7 @@ import { JanusError } from '../errors.ts';
 import { b64u, utf8 } from './bytes.ts';
 import {
   certificateInfo,
+  clearRsaKeys,
   derToPem,
   generateVendorKeyPair,
   MIN_RSA_BITS,
@@ -113,6 +114,15 @@ describe('key generation and parsing', () => {
 });
 
 describe('RSA-OAEP-SHA256', () => {
+  it('imported keys are kept until clearRsaKeys, and work again after it', async () => {
+    const ct = await oaepEncrypt(A.spki, utf8('k'), LABEL);
+    expect(await oaepDecrypt(A.pkcs8, ct, LABEL)).toEqual(utf8('k'));
+    expect(clearRsaKeys()).toBeGreaterThanOrEqual(2); // A's public and private key at least
+    expect(clearRsaKeys()).toBe(0);
+    expect(await oaepDecrypt(A.pkcs8, ct, LABEL)).toEqual(utf8('k'));
+    expect(clearRsaKeys()).toBe(1);
+  });
+
   it('round trips, including an empty plaintext and the maximum length', async () => {
     for (const n of [0, 1, 32, 384 - 66]) {
       const pt = new Uint8Array(n).fill(n & 0xff);

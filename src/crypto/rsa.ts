@@ -231,6 +231,16 @@ const CACHE_MAX = 32;
  */
 const keyCache = new Map<string, Promise<CryptoKey>>();
 
+/**
+ * Forgets every imported key (the only state this module keeps): for a process that must drop a
+ * private key it no longer uses, and for tests. Returns how many were held.
+ */
+export function clearRsaKeys(): number {
+  const n = keyCache.size;
+  keyCache.clear();
+  return n;
+}
+
 function importKey(format: 'spki' | 'pkcs8', der: Uint8Array, alg: RsaAlg): Promise<CryptoKey> {
   const id = `${format}:${alg}:${b64u.encode(sha256(der))}`;
   const hit = keyCache.get(id);
