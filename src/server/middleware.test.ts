@@ -54,6 +54,36 @@ async function send(
   return { res, opened, text: fromUtf8(opened.body) };
 }
 
+describe('Hono: a plain EDDP route behind j.eddp()', () => {
+  it('a challenge, then the delivery: the handler runs once at level eddp with no PayWord delivery; the same challenge again is replayed', async () => {
+    const vendor = createVendor({ config: { origin: ORIGIN, keys: await testKeyMaterial() }, store: new SqliteStore(':memory:') });
+    try {
+      const j = janus(vendor);
+      const app = new Hono<JanusEnv>();
+      app.use(j);
+      let runs = 0;
+      app.get('/api/quote/:sym', j.eddp('/api/quote/*'), (c) => {
+        runs++;
+        return c.json({ symbol: c.req.param('sym'), level: c.var.janus.level, delivery: c.var.janus.delivery, alias: c.var.janusClient.alias });
+      });
+      const peer = fetchPeer(async (r) => app.request(r));
+      const doc = await discover(peer, ORIGIN);
+      expect(doc.routes.map((r) => [r.path, r.level])).toEqual([['/api/quote/*', 'eddp']]);
+      const bob = await sessionFor('bob@example.org', 'bob secret', ORIGIN);
+      await register(peer, bob, doc, { now: now() });
+      const challenge = await fetchChallenge(peer, bob, doc);
+      const r = await send(peer, bob, '/api/quote/IBM', { level: 'eddp', challenge });
+      expect([r.opened.status, r.res.headers['content-encoding']]).toEqual([200, 'janus-gcm']);
+      expect(JSON.parse(r.text)).toEqual({ symbol: 'IBM', level: 'eddp', delivery: null, alias: bob.alias });
+      expect(r.opened.challenge).toMatch(/^c1\./); // the next challenge rides on the answer
+      await expect(send(peer, bob, '/api/quote/IBM', { level: 'eddp', challenge })).rejects.toMatchObject({ code: 'replayed' });
+      expect(runs).toBe(1);
+    } finally {
+      vendor.close();
+    }
+  });
+});
+
 describe('Hono: the app around and inside its protected routes', () => {
   let vendor: JanusVendor;
   let j: JanusHono;
