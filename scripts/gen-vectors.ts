@@ -74,7 +74,7 @@ import {
   type SkepResult,
   type VendorKeys,
 } from '../src/protocol/index.ts';
-import { det, fromWireReq, fromWireRes, SMALL_ARGON2, wireReq, wireRes, VECTOR_NOW, VECTOR_POLICY } from '../test/vectors/support.ts';
+import { det, fromWireReq, fromWireRes, routeVerdictVector, SMALL_ARGON2, wireReq, wireRes, VECTOR_NOW, VECTOR_POLICY } from '../test/vectors/support.ts';
 import type {
   ChainVector,
   ClientKeyVector,
@@ -86,7 +86,6 @@ import type {
   RefusedRequestVector,
   RotateClientResultVector,
   RotateRunVector,
-  RouteVerdictVector,
   SkepResultVector,
   SkepRunVector,
   StretchedClientVector,
@@ -746,14 +745,7 @@ function mutations(base: HttpRequestMsg, level: 'sddp' | 'eddp'): InvalidRequest
       const canonical = canonicalPath(split.path);
       const m = table.match(split.path, method);
       const v = m.verdict;
-      const verdict: RouteVerdictVector =
-        v.kind === 'protected'
-          ? { verdict: 'protected', route: v.route.path, level: v.route.level }
-          : v.kind === 'method_not_allowed'
-            ? { verdict: 'refused', error: 'method_not_allowed', status: 405, allow: v.allow.join(', ') }
-            : v.kind === 'ambiguous'
-              ? { verdict: 'refused', error: 'malformed', status: 400 }
-              : { verdict: 'app', path: canonical + split.query };
+      const verdict = routeVerdictVector(v, canonical + split.query);
       return { method, target, canonical, ...verdict };
     }),
   });

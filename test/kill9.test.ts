@@ -33,6 +33,7 @@ import { parseDiscovery, WELL_KNOWN } from '../src/protocol/discovery.ts';
 import { resolveConfig } from '../src/server/config.ts';
 import { nodeCryptoProvider } from '../src/server/node-crypto.ts';
 import { fromRow } from '../src/server/records.ts';
+import { toClient, type SqliteClientRow } from '../src/server/sqlite-store.ts';
 import { FAST_ARGON2 } from './support/client.ts';
 import { VendorProcess } from './support/fuzz.ts';
 import { freePort } from './support/http-vendor.ts';
@@ -158,7 +159,7 @@ describe('kill -9 under concurrent load', () => {
     const rk = resolveConfig({ origin, keys }).rk;
     const dbh = new Database(db, { readonly: true });
     expect(dbh.pragma('integrity_check', { simple: true })).toBe('ok');
-    const rows = new Map((dbh.prepare('SELECT * FROM clients').all() as Record<string, unknown>[]).map((r) => [r['alias'] as string, r]));
+    const rows = new Map(dbh.prepare<[], SqliteClientRow>('SELECT * FROM clients').all().map((r) => [r.alias, r]));
     dbh.close();
     let lost = 0;
     for (const [alias, s] of registered) {
@@ -168,24 +169,11 @@ describe('kill -9 under concurrent load', () => {
         continue;
       }
       // Whole, and the key the client holds: no half-written record.
-      const rec = fromRow(rk, {
-        alias,
-        gen: r['gen'] as number,
-        keyEnc: new Uint8Array(r['key_enc'] as Buffer),
-        data: r['data'] as string,
-        chain: r['chain'] as string | null,
-        closedChains: r['closed_chains'] as string,
-        receipt: r['receipt'] as string | null,
-        registeredAt: r['registered_at'] as number,
-        validFrom: r['valid_from'] as number,
-        validUntil: r['valid_until'] as number | null,
-        updatedAt: r['updated_at'] as number,
-        version: r['version'] as number,
-      });
+      const rec = fromRow(rk, toClient(r));
       expect(toHex(rec.k)).toBe(toHex(s.k));
     }
     for (const c of paid) {
-      const chain = JSON.parse(rows.get(c.s.alias)!['chain'] as string) as { delivered: number; acked: number };
+      const chain = JSON.parse(rows.get(c.s.alias)!.chain!) as { delivered: number; acked: number };
       expect([c.s.alias, chain.delivered >= c.delivered, chain.acked >= c.acked]).toEqual([c.s.alias, true, true]);
     }
     expect({ acknowledged: registered.size > 20, lost, answered: answered.length > 100, paidDelivered: paid.every((c) => c.delivered > 5) }).toEqual({ acknowledged: true, lost: 0, answered: true, paidDelivered: true });

@@ -65,8 +65,8 @@ import {
   type HttpResponseMsg,
   type VendorKeys,
 } from '../src/protocol/index.ts';
-import { fromWireReq, fromWireRes, VECTOR_POLICY, type WireReq, type WireRes } from './vectors/support.ts';
-import { parseVectors, type ChainVector, type EddpVectors, type RecordVector, type RouteVerdictVector, type SddpVectors, type VectorFile } from './vectors/types.ts';
+import { fromWireReq, fromWireRes, routeVerdictVector, VECTOR_POLICY, type WireReq, type WireRes } from './vectors/support.ts';
+import { parseVectors, type ChainVector, type EddpVectors, type RecordVector, type SddpVectors, type VectorFile } from './vectors/types.ts';
 import { codeOf } from './support/errors.ts';
 
 const load = <F extends VectorFile>(f: F) => parseVectors(f, readFileSync(new URL(`./vectors/${f}`, import.meta.url), 'utf8'));
@@ -487,14 +487,7 @@ describe('routes.json (§5.1)', () => {
       const split = splitTarget(c.target)!;
       expect(canonicalPath(split.path)).toBe(c.canonical);
       const v = table.match(split.path, c.method).verdict;
-      const got: RouteVerdictVector =
-        v.kind === 'protected'
-          ? { verdict: 'protected', route: v.route.path, level: v.route.level }
-          : v.kind === 'method_not_allowed'
-            ? { verdict: 'refused', error: 'method_not_allowed', status: 405, allow: v.allow.join(', ') }
-            : v.kind === 'ambiguous'
-              ? { verdict: 'refused', error: 'malformed', status: 400 }
-              : { verdict: 'app', path: canonicalPath(split.path) + split.query };
+      const got = routeVerdictVector(v, canonicalPath(split.path) + split.query);
       const { method: _m, target: _t, canonical: _c, ...want } = c;
       expect({ target: c.target, method: c.method, ...got }).toEqual({ target: c.target, method: c.method, ...want });
       if (got.verdict === 'refused') expect(ERRORS[got.error].status).toBe(got.status);

@@ -7,7 +7,7 @@
  * is read only for a well-formed request that names a client in good standing, and the bytes held
  * by bodies not yet verified are bounded for the whole vendor (`limits.unverifiedBodyBytes`).
  */
-import { b64u, fromUtf8, utf8 } from '../crypto/bytes.ts';
+import { b64u, concat, fromUtf8, utf8 } from '../crypto/bytes.ts';
 import { JanusError } from '../errors.ts';
 import {
   assertInGoodStanding,
@@ -227,14 +227,7 @@ export async function readChunks(chunks: AsyncIterable<Uint8Array>, declared: st
     throw new JanusError('malformed', 'the request body was cut off');
   }
   if (body) return n === body.length ? body : body.subarray(0, n);
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : concat(...parts);
 }
 
 /** One header from RequestInfo.headers (repeated fields joined as Headers.get would) or the Request. */

@@ -79,7 +79,7 @@ describe('Hono: a plain EDDP route behind j.eddp()', () => {
       await expect(send(peer, bob, '/api/quote/IBM', { level: 'eddp', challenge })).rejects.toMatchObject({ code: 'replayed' });
       expect(runs).toBe(1);
     } finally {
-      vendor.close();
+      await vendor.close();
     }
   });
 });

@@ -90,7 +90,8 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE replay_v3 RENAME TO replay;`,
 ];
 
-interface Row {
+/** A row of the `clients` table as better-sqlite3 returns it. */
+export interface SqliteClientRow {
   alias: string;
   gen: number;
   key_enc: Buffer;
@@ -105,7 +106,8 @@ interface Row {
   version: number;
 }
 
-const toClient = (r: Row): ClientRow => ({
+/** A `clients` row as the store's ClientRow (for tools that read the file themselves: tests, audits). */
+export const toClient = (r: SqliteClientRow): ClientRow => ({
   alias: r.alias,
   gen: r.gen,
   keyEnc: new Uint8Array(r.key_enc),
@@ -210,7 +212,7 @@ export class SqliteStore implements Store {
     this.cacheSize = opts.cacheSize ?? 100_000;
     const db = this.db;
     this.stmts = {
-      get: db.prepare<[string], Row>('SELECT * FROM clients WHERE alias = ?'),
+      get: db.prepare<[string], SqliteClientRow>('SELECT * FROM clients WHERE alias = ?'),
       insert: db.prepare(
         `INSERT INTO clients (alias, gen, key_enc, data, chain, closed_chains, receipt, registered_at, valid_from, valid_until, updated_at, version)
          VALUES (@alias, @gen, @key_enc, @data, @chain, @closed_chains, @receipt, @registered_at, @valid_from, @valid_until, @updated_at, @version)`,

@@ -51,6 +51,7 @@ import {
 } from '../../src/protocol/index.ts';
 import { parseDiscovery, WELL_KNOWN } from '../../src/protocol/discovery.ts';
 import { fromRow } from '../../src/server/records.ts';
+import { toClient, type SqliteClientRow } from '../../src/server/sqlite-store.ts';
 import { resolveConfig } from '../../src/server/config.ts';
 import { sendRaw, type RawAnswer, type RawRequest } from './raw-http.ts';
 import { freePort } from './http-vendor.ts';
@@ -770,26 +771,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     report.storeInconsistencies++;
     problem(`integrity_check: ${String(integrity)}`);
   }
-  const rows = dbh.prepare('SELECT * FROM clients').all() as Record<string, unknown>[];
+  const rows = dbh.prepare<[], SqliteClientRow>('SELECT * FROM clients').all();
   const present = new Set<string>();
   for (const r of rows) {
-    const alias = r['alias'] as string;
+    const alias = r.alias;
     present.add(alias);
     try {
-      const rec = fromRow(rk, {
-        alias,
-        gen: r['gen'] as number,
-        keyEnc: new Uint8Array(r['key_enc'] as Buffer),
-        data: r['data'] as string,
-        chain: r['chain'] as string | null,
-        closedChains: r['closed_chains'] as string,
-        receipt: r['receipt'] as string | null,
-        registeredAt: r['registered_at'] as number,
-        validFrom: r['valid_from'] as number,
-        validUntil: r['valid_until'] as number | null,
-        updatedAt: r['updated_at'] as number,
-        version: r['version'] as number,
-      });
+      const rec = fromRow(rk, toClient(r));
       const name = nameOfAlias.get(alias);
       if (!name || !equalBytes(rec.k, vendorKey(master, idOf(name), origin, rec.gen).k)) throw new Error(`the stored key of ${alias} (generation ${rec.gen}) is not its client's`);
       const ch = rec.chain;

@@ -1,7 +1,8 @@
 /** Shared by scripts/gen-vectors.ts and test/vectors.test.ts. */
 import { concat, fromHex, toHex, utf8 } from '../../src/crypto/bytes.ts';
 import { sha256 } from '../../src/crypto/hash.ts';
-import type { HttpRequestMsg, HttpResponseMsg } from '../../src/protocol/index.ts';
+import type { HttpRequestMsg, HttpResponseMsg, Route, RouteVerdict } from '../../src/protocol/index.ts';
+import type { RouteVerdictVector } from './types.ts';
 
 /** The time every message vector is made at. */
 export const VECTOR_NOW = 1_764_072_000;
@@ -29,3 +30,11 @@ export const VECTOR_POLICY: SubscribePolicy = (d, now) => ({
   validUntil: typeof d['months'] === 'number' ? now + d['months'] * 2_592_000 : null,
   terms: { plan: d['plan'] ?? 'free' },
 });
+
+/** A route table's verdict as routes.json writes it (§5.1); `appPath`: the canonical path and query an app request goes to. */
+export function routeVerdictVector(v: RouteVerdict<Route>, appPath: string): RouteVerdictVector {
+  if (v.kind === 'protected') return { verdict: 'protected', route: v.route.path, level: v.route.level };
+  if (v.kind === 'method_not_allowed') return { verdict: 'refused', error: 'method_not_allowed', status: 405, allow: v.allow.join(', ') };
+  if (v.kind === 'ambiguous') return { verdict: 'refused', error: 'malformed', status: 400 };
+  return { verdict: 'app', path: appPath };
+}
